@@ -1,0 +1,37 @@
+package dissect
+
+// Config holds the limits and switches of the dissector. The zero value is
+// not useful; start from DefaultConfig.
+type Config struct {
+	// MaxPayload is how many payload bytes of each frame and message are
+	// kept in events. 0 keeps every byte. Lengths and SHA-256 always cover
+	// the whole payload.
+	MaxPayload int
+	// MaxHeaderBlock caps an HTTP header block (request or response line and
+	// headers). A longer block is reported and the conversation is not
+	// decoded further as HTTP.
+	MaxHeaderBlock int
+	// MaxInflate caps the inflated size of one compressed message.
+	MaxInflate int
+	// MaxFragments caps the frames of one message that are tracked one by
+	// one; counts stay exact beyond it.
+	MaxFragments int
+}
+
+// DefaultConfig returns the limits used when none are given.
+func DefaultConfig() Config {
+	return Config{
+		MaxPayload:     64 << 10,
+		MaxHeaderBlock: 64 << 10,
+		MaxInflate:     16 << 20,
+		MaxFragments:   1 << 16,
+	}
+}
+
+// keep returns how many of n payload bytes are kept under the payload cap.
+func (c *Config) keep(n uint64) uint64 {
+	if c.MaxPayload <= 0 || n <= uint64(c.MaxPayload) {
+		return n
+	}
+	return uint64(c.MaxPayload)
+}
