@@ -353,11 +353,11 @@ type EndReason uint8
 
 // How a connection can end.
 const (
-	EndUnknown  EndReason = iota
-	EndFIN                // both sides (or one side) closed with FIN
-	EndRST                // a RST was seen
-	EndTimeout            // idle for longer than the idle timeout
-	EndCapture            // still open when the input ended
+	EndUnknown EndReason = iota
+	EndFIN               // both sides (or one side) closed with FIN
+	EndRST               // a RST was seen
+	EndTimeout           // idle for longer than the idle timeout
+	EndCapture           // still open when the input ended
 )
 
 func (r EndReason) String() string {
