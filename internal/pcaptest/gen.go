@@ -106,7 +106,7 @@ func Generate() ([]GeneratedFile, error) {
 
 	// 802.1ad outer tag 100, 802.1Q inner tag 200; big-endian, nanoseconds;
 	// sequence numbers that wrap around 2^32 during the conversation.
-	k = NewConn(v4c, v4s, WithISN(0xFFFFF000, 0xFFFFFF00))
+	k = NewConn(v4c, v4s, WithISN(0xFFFFFC00, 0xFFFFFF00))
 	k.Capture().VLANs = []uint16{100, 200}
 	WriteDemo(k)
 	if err := write("ws-qinq-ipv4-nsec-be.pcap", func(b *bytes.Buffer) error {
