@@ -275,8 +275,8 @@ func (p *httpPhase) startMessage(s int, b []byte, t time.Time) bool {
 		}
 	}
 	if isResp {
-		if !statusPrefixOK(b) {
-			p.malformed(s, "expected a status line, got "+quotePrefix(b), t)
+		if k := statusPrefixBad(b); k >= 0 {
+			p.malformed(s, "expected a status line, got "+quotePrefix(b[:k+1]), t)
 			return false
 		}
 		if len(p.queue) == 0 {
@@ -287,20 +287,24 @@ func (p *httpPhase) startMessage(s int, b []byte, t time.Time) bool {
 	return true
 }
 
-// statusPrefixOK checks the bytes available of "HTTP/1.x DDD".
-func statusPrefixOK(b []byte) bool {
-	const pat = "HTTP/1.d ddd"
+// statusPattern is the start of every status line: d stands for a digit.
+const statusPattern = "HTTP/1.d ddd"
+
+// statusPrefixBad checks the bytes available of "HTTP/1.x DDD" and returns
+// the index of the first byte that does not fit, or -1.
+func statusPrefixBad(b []byte) int {
+	const pat = statusPattern
 	for i := 0; i < len(b) && i < len(pat); i++ {
 		c := b[i]
 		if pat[i] == 'd' {
 			if c < '0' || c > '9' {
-				return false
+				return i
 			}
 		} else if c != pat[i] {
-			return false
+			return i
 		}
 	}
-	return true
+	return -1
 }
 
 func quotePrefix(b []byte) string {
@@ -380,6 +384,21 @@ func (c *lineCheck) done() bool { return c.st == 5 }
 func (p *httpPhase) readHead(s int, data []byte, t time.Time) (n int, done bool) {
 	sd := &p.side[s]
 	for n < len(data) {
+		if sd.isResp && !sd.firstDone {
+			// Check "HTTP/1.x DDD" as it arrives; the rest of the status
+			// line is checked when the block is parsed.
+			c := data[n]
+			if k := statusPrefixBad(append(sd.buf, c)); k >= 0 {
+				p.malformed(s, "expected a status line, got "+quotePrefix(append(sd.buf, c)), t)
+				return n, false
+			}
+			sd.buf = append(sd.buf, c)
+			n++
+			if len(sd.buf) == len(statusPattern) {
+				sd.firstDone = true
+			}
+			continue
+		}
 		if !sd.isResp && !sd.firstDone {
 			c := data[n]
 			if len(sd.buf) >= p.maxHead {
@@ -514,7 +533,7 @@ func parseRequestLine(l string) (method, uri, version string) {
 // parseStatusLine parses "HTTP/1.x DDD reason" (RFC 7230 §3.1.2). The space
 // and reason after the code may be missing.
 func parseStatusLine(l string) (version string, code int, reason string, ok bool) {
-	if len(l) < 12 || !statusPrefixOK([]byte(l[:12])) {
+	if len(l) < 12 || statusPrefixBad([]byte(l[:12])) >= 0 {
 		return "", 0, "", false
 	}
 	version = l[:8]

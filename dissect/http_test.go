@@ -21,14 +21,16 @@ type seg struct {
 // contract of httpPhase (keep what was not consumed, offer it again after
 // the other side was fed) and records the events.
 type phaseDriver struct {
-	p       *httpPhase
-	pend    [2][]byte
-	frames  [2][]byte // bytes handed over as frames
-	dropped [2]int    // bytes dropped after notHTTP
-	events  []string
-	hs      []*Handshake
-	viols   []Violation
-	now     time.Time
+	p        *httpPhase
+	pend     [2][]byte
+	frames   [2][]byte // bytes handed over as frames
+	dropped  [2]int    // bytes dropped after notHTTP
+	consumed [2]int    // bytes the phase consumed
+	events   []string
+	bySide   [2][]string // violations by the side they were reported for
+	hs       []*Handshake
+	viols    []Violation
+	now      time.Time
 }
 
 func newDriver(cfg *Config) *phaseDriver {
@@ -39,7 +41,9 @@ func newDriver(cfg *Config) *phaseDriver {
 	}
 	d.p.onViolation = func(side int, v *Violation) {
 		d.viols = append(d.viols, *v)
-		d.events = append(d.events, fmt.Sprintf("violation side=%d %s %s dir=%s %q %s", side, v.Code, v.Severity, v.Dir, v.Detail, v.Ref))
+		e := fmt.Sprintf("violation side=%d %s %s dir=%s %q %s", side, v.Code, v.Severity, v.Dir, v.Detail, v.Ref)
+		d.events = append(d.events, e)
+		d.bySide[side] = append(d.bySide[side], e)
 	}
 	return d
 }
@@ -75,6 +79,7 @@ func (d *phaseDriver) pump() {
 				if n > 0 {
 					progress = true
 				}
+				d.consumed[s] += n
 				d.pend[s] = append([]byte(nil), d.pend[s][n:]...)
 				if d.p.notHTTP() {
 					continue
@@ -91,11 +96,29 @@ func (d *phaseDriver) pump() {
 
 func (d *phaseDriver) end() { d.p.end(d.now) }
 
+// sideSummary is summary with the violations listed per side: the two sides
+// of a connection are fed one after the other, so how violations of one side
+// interleave with those of the other depends on where the caller could
+// offer waiting bytes again.
+func (d *phaseDriver) sideSummary() string {
+	var hs []string
+	for _, h := range d.hs {
+		hs = append(hs, fmtHandshake(h))
+	}
+	c, ok := d.p.clientSide()
+	return fmt.Sprintf("%s\nside0: %s\nside1: %s\nframes0=%q frames1=%q pend0=%q pend1=%q taken=%v client=%d,%v up=%v,%v dead=%v",
+		strings.Join(hs, "\n"), strings.Join(d.bySide[0], "\n"), strings.Join(d.bySide[1], "\n"),
+		d.frames[0], d.frames[1], d.pend[0], d.pend[1],
+		[2]int{d.consumed[0] + d.dropped[0], d.consumed[1] + d.dropped[1]},
+		c, ok, d.p.upgraded(0), d.p.upgraded(1), d.p.notHTTP())
+}
+
 // summary is everything the driver saw, for comparisons between splits.
 func (d *phaseDriver) summary() string {
 	c, ok := d.p.clientSide()
-	return fmt.Sprintf("%s\nframes0=%q frames1=%q pend0=%q pend1=%q dropped=%v client=%d,%v up=%v,%v dead=%v %q",
-		strings.Join(d.events, "\n"), d.frames[0], d.frames[1], d.pend[0], d.pend[1], d.dropped,
+	return fmt.Sprintf("%s\nframes0=%q frames1=%q pend0=%q pend1=%q taken=%v client=%d,%v up=%v,%v dead=%v %q",
+		strings.Join(d.events, "\n"), d.frames[0], d.frames[1], d.pend[0], d.pend[1],
+		[2]int{d.consumed[0] + d.dropped[0], d.consumed[1] + d.dropped[1]},
 		c, ok, d.p.upgraded(0), d.p.upgraded(1), d.p.notHTTP(), d.p.stopReason)
 }
 
