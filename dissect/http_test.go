@@ -927,3 +927,53 @@ func TestDriverKeepsWaitingBytes(t *testing.T) {
 		t.Errorf("after the request: pending %q, %d handshakes", d.pend[1], len(d.hs))
 	}
 }
+
+// Hybi drafts 7 and 8 sent the origin as Sec-WebSocket-Origin.
+func TestSecWebSocketOrigin(t *testing.T) {
+	req := "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+		"Sec-WebSocket-Origin: http://old.example\r\nSec-WebSocket-Version: 8\r\n\r\n"
+	d := play(nil, []seg{{0, req}, {1, rfcResponse}}, whole)
+	if len(d.hs) != 1 || d.hs[0].Origin != "http://old.example" || d.hs[0].Version != "8" {
+		t.Fatalf("got %v", d.events)
+	}
+	if got := fmt.Sprint(d.codes()); got != "[ws.bad_version ws.subprotocol_not_offered]" {
+		t.Errorf("violations: got %s", got)
+	}
+}
+
+func BenchmarkHTTPPhaseHandshake(b *testing.B) {
+	req, resp := []byte(zeekRequest), []byte(zeekGoodResponse+serverFrame)
+	b.SetBytes(int64(len(req) + len(resp)))
+	b.ReportAllocs()
+	cfg := DefaultConfig()
+	for i := 0; i < b.N; i++ {
+		p := newHTTPPhase(&cfg)
+		p.onHandshake = func(*Handshake) {}
+		p.feed(0, req, t0)
+		if n := p.feed(1, resp, t0); n != len(zeekGoodResponse) {
+			b.Fatalf("consumed %d", n)
+		}
+	}
+}
+
+// Skipping bodies costs no allocation per body byte.
+func BenchmarkHTTPPhaseChunkedBody(b *testing.B) {
+	var body bytes.Buffer
+	body.WriteString("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+	for i := 0; i < 64; i++ {
+		body.WriteString("400\r\n")
+		body.Write(bytes.Repeat([]byte{'x'}, 0x400))
+		body.WriteString("\r\n")
+	}
+	body.WriteString("0\r\n\r\n")
+	data := body.Bytes()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	cfg := DefaultConfig()
+	for i := 0; i < b.N; i++ {
+		p := newHTTPPhase(&cfg)
+		if n := p.feed(0, data, t0); n != len(data) || p.notHTTP() {
+			b.Fatalf("consumed %d of %d", n, len(data))
+		}
+	}
+}
