@@ -22,9 +22,22 @@ import (
 //     side s appended, after each feed of the other side. The phase itself
 //     never holds bytes beyond one header block.
 //
-// A short return also happens at the very start when a side's first bytes
-// are a proper prefix of "HTTP/" (a response or a request cannot be told
-// apart yet): the same rule applies, keep and offer again.
+// A short return for the same rule also happens when a side's first bytes
+// are a proper prefix of "HTTP/" (a response and a request cannot be told
+// apart yet), and when the client has 64 requests in flight without an
+// answer: keep and offer again.
+//
+// Events. onHandshake receives each upgrade attempt once: when its answer
+// has been parsed (upgraded or refused), or at end (or when a later upgrade
+// request shows it was never answered) with Response nil. The Handshake is
+// newly allocated and not touched by the phase afterwards. The violations
+// of a handshake (ws.*) follow it; HTTP framing violations (http.*) are
+// reported when found. onViolation gets the side; Violation.Dir is filled
+// from the side that sent a request line, or as if side 0 were the client
+// while none has. The phase records no frame index (HasFrame is false).
+//
+// Times: a record's Time is the t of the feed call that consumed its first
+// byte; bytes offered again after waiting get the t of that later call.
 //
 // What a waiting client sends is bounded only by the caller's own cap on
 // kept bytes; RFC 6455 §4.1 forbids the client to send frames before the 101,
@@ -84,13 +97,12 @@ type httpSide struct {
 
 // pendingReq is a request of the client that has not been answered yet.
 type pendingReq struct {
-	head      bool // HEAD: the response has no body
-	connect   bool // CONNECT: a 2xx answer turns the connection into a tunnel
-	ws        bool // WebSocket upgrade request; p.hs describes it
-	upgrade   bool // asks for some protocol upgrade
-	blocking  bool // the client waits for its answer
-	hixie76   bool
-	requestAt time.Time
+	head     bool // HEAD: the response has no body
+	connect  bool // CONNECT: a 2xx answer turns the connection into a tunnel
+	ws       bool // WebSocket upgrade request; p.hs describes it
+	upgrade  bool // asks for some protocol upgrade
+	blocking bool // the client waits for its answer
+	hixie76  bool
 }
 
 // httpPhase follows the HTTP/1.x exchanges of one connection until a
@@ -110,6 +122,7 @@ type httpPhase struct {
 	// stopReason says why the phase gave up (for notHTTP), "" if it did not.
 	stopReason string
 
+	// Callbacks, set by the owner before the first feed; either may be nil.
 	onHandshake func(h *Handshake)
 	onViolation func(side int, v *Violation)
 }
@@ -652,9 +665,8 @@ func (p *httpPhase) request(s int, hb *headBlock, t time.Time) {
 	p.reportBadHeaders(s, hb, t)
 	method, uri, version := parseRequestLine(hb.first)
 	req := pendingReq{
-		head:      method == "HEAD",
-		connect:   method == "CONNECT",
-		requestAt: sd.start,
+		head:    method == "HEAD",
+		connect: method == "CONNECT",
 	}
 	for _, h := range hb.headers {
 		if equalFold(h.Name, "Upgrade") {
@@ -852,7 +864,9 @@ func (p *httpPhase) readChunked(s int, data []byte, t time.Time) (n int, done bo
 				}
 				continue
 			}
-			if c != ';' && c != ' ' && c != '\t' && c != '\r' && c != '=' && c != '"' && c != '\\' && !isTchar(c) {
+			// Chunk extensions are skipped; only control bytes, which no
+			// extension or quoted-string holds, reject the line.
+			if (c < ' ' && c != '\t' && c != '\r') || c == 0x7f {
 				p.malformed(s, "bad chunk extension", t)
 				return n, false
 			}

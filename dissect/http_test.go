@@ -449,7 +449,7 @@ func TestKeepAliveBeforeUpgrade(t *testing.T) {
 		"POST /form HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world" +
 		"\r\n" + // a stray CRLF after a body is ignored (RFC 7230 §3.5)
 		"POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n" +
-		"5;ext=1\r\nGET /\r\n" + "0A\r\n0123456789\r\n" + "0\r\nX-Trailer: GET / HTTP/1.1\r\n\r\n" +
+		"5;ext=1;q=\"a/b c\"\r\nGET /\r\n" + "0A\r\n0123456789\r\n" + "0\r\nX-Trailer: GET / HTTP/1.1\r\n\r\n" +
 		"HEAD /h HTTP/1.1\r\nHost: a\r\n\r\n" +
 		"GET /c HTTP/1.1\r\nIf-None-Match: x\r\n\r\n" +
 		"DELETE /d HTTP/1.1\r\n\r\n" +
@@ -900,6 +900,7 @@ func TestChunkedErrors(t *testing.T) {
 		"4\r\nabcdX",                     // no CRLF after data
 		"11111111111111111\r\n",          // 17 hex digits
 		"4;" + strings.Repeat("e", 5000), // endless extension
+		"4;a=\x01\r\n",                   // control byte in an extension
 		"0\r\n\rX",                       // bad end of trailer
 	} {
 		d := play(nil, []seg{{0, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + body}}, whole)
