@@ -3,6 +3,7 @@ package dissect
 import (
 	"crypto/sha256"
 	"hash"
+	"math"
 	"time"
 )
 
@@ -107,7 +108,7 @@ func (d *dirState) frameHeader(h *frameHeader, start, t time.Time) {
 		Length: h.length, HeaderLen: h.headerLen,
 	}
 	d.frameBuf = d.frameBuf[:0]
-	d.frameCap = int(d.s.cfg.keep(h.length))
+	d.frameCap = int(min(d.s.cfg.keep(h.length), math.MaxInt)) // a capacity limit, never allocated up front
 	d.stats.WireBytes += uint64(h.headerLen)
 
 	const err, warn = SeverityError, SeverityWarning
@@ -121,7 +122,7 @@ func (d *dirState) frameHeader(h *frameHeader, start, t time.Time) {
 		d.violation("ws.rsv_without_extension", err, "RFC 6455 §5.2", "RSV bit set that no negotiated extension defines", t)
 	}
 	if h.opcode.IsReserved() {
-		d.violation("ws.reserved_opcode", err, "RFC 6455 §5.2", "reserved opcode "+h.opcode.String(), t)
+		d.violation("ws.reserved_opcode", err, "RFC 6455 §5.2", "opcode reserved by RFC 6455", t)
 	}
 	if h.opcode.IsControl() {
 		if h.length > maxControlPayload {

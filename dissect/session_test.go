@@ -392,6 +392,21 @@ func TestSessionViolationDetails(t *testing.T) {
 	}
 }
 
+func TestSessionHugeLengthKeepAll(t *testing.T) {
+	// With no payload cap a frame announcing 2^63+3 bytes keeps the bytes
+	// that arrive and nothing more.
+	cfg := cfgD
+	cfg.MaxPayload = 0
+	s, rec := newTestSession(cfg, sessionOptions{})
+	s.feed(FromServer, cat(buildFrame(testFrame{fin: true, op: OpBinary, form: len64, length: 1<<63 | 3, lenSet: true}), []byte("abc")), t0)
+	var sum Summary
+	s.end(EndFIN, t0, &sum)
+	ms := rec.messages()
+	if len(ms) != 1 || !ms[0].Incomplete || string(ms[0].Payload) != "abc" {
+		t.Fatalf("messages %+v", ms)
+	}
+}
+
 func TestSessionIncompleteOnNewDataFrame(t *testing.T) {
 	s, rec := newTestSession(cfgD, sessionOptions{})
 	s.feed(FromClient, cat(buildFrame(testFrame{op: OpText, mask: mk1, payload: []byte("ab")}),
