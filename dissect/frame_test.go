@@ -6,28 +6,28 @@ import (
 	"testing"
 )
 
-// Length encodings for buildFrame.
+// Length encodings for buildWSFrame.
 const (
-	len7  = 0 // the shortest form for the length
-	len16 = 126
-	len64 = 127
+	lenForm7  = 0 // the shortest form for the length
+	lenForm16 = 126
+	lenForm64 = 127
 )
 
-// testFrame describes a frame for buildFrame.
-type testFrame struct {
+// wsTestFrame describes a frame for buildWSFrame.
+type wsTestFrame struct {
 	fin     bool
 	rsv     uint8
 	op      Opcode
 	mask    *[4]byte // nil: unmasked
 	payload []byte
-	form    int    // len7 (shortest), len16 or len64 forced
+	form    int    // lenForm7 (shortest), lenForm16 or lenForm64 forced
 	length  uint64 // announced length when lenSet; otherwise len(payload)
 	lenSet  bool
 }
 
-// buildFrame encodes f as RFC 6455 §5.2 lays it out, masking the payload
+// buildWSFrame encodes f as RFC 6455 §5.2 lays it out, masking the payload
 // with f.mask when set.
-func buildFrame(f testFrame) []byte {
+func buildWSFrame(f wsTestFrame) []byte {
 	var b []byte
 	b0 := byte(f.op&0xF) | (f.rsv&7)<<4
 	if f.fin {
@@ -43,19 +43,19 @@ func buildFrame(f testFrame) []byte {
 		m = 0x80
 	}
 	form := f.form
-	if form == len7 {
+	if form == lenForm7 {
 		switch {
 		case n > 0xFFFF:
-			form = len64
+			form = lenForm64
 		case n > 125:
-			form = len16
+			form = lenForm16
 		}
 	}
 	switch form {
-	case len16:
+	case lenForm16:
 		b = append(b, m|126)
 		b = binary.BigEndian.AppendUint16(b, uint16(n))
-	case len64:
+	case lenForm64:
 		b = append(b, m|127)
 		b = binary.BigEndian.AppendUint64(b, n)
 	default:
@@ -195,7 +195,7 @@ func TestParseFrameHeader(t *testing.T) {
 func TestBuildFrameMatchesRFCExample(t *testing.T) {
 	// RFC 6455 §5.7: a single-frame masked text message "Hello".
 	want := []byte{0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58}
-	got := buildFrame(testFrame{fin: true, op: OpText, mask: &[4]byte{0x37, 0xfa, 0x21, 0x3d}, payload: []byte("Hello")})
+	got := buildWSFrame(wsTestFrame{fin: true, op: OpText, mask: &[4]byte{0x37, 0xfa, 0x21, 0x3d}, payload: []byte("Hello")})
 	if !bytes.Equal(got, want) {
 		t.Fatalf("got % x; want % x", got, want)
 	}
@@ -226,22 +226,22 @@ func FuzzFrameHeader(f *testing.F) {
 		if n < 2 || n > maxFrameHeaderLen || n > len(b) || n != h.headerLen {
 			t.Fatalf("n = %d, headerLen = %d, len(b) = %d", n, h.headerLen, len(b))
 		}
-		form := len7
+		form := lenForm7
 		switch b[1] & 0x7F {
 		case 126:
-			form = len16
+			form = lenForm16
 		case 127:
-			form = len64
+			form = lenForm64
 		}
 		var mask *[4]byte
 		if h.masked {
 			mask = &h.mask
 		}
-		re := buildFrame(testFrame{fin: h.fin, rsv: h.rsv, op: h.opcode, mask: mask, form: form, length: h.length, lenSet: true})
+		re := buildWSFrame(wsTestFrame{fin: h.fin, rsv: h.rsv, op: h.opcode, mask: mask, form: form, length: h.length, lenSet: true})
 		if !bytes.Equal(re, b[:n]) {
 			t.Fatalf("re-encoded % x; want % x", re, b[:n])
 		}
-		if h.nonMinimal != (form == len16 && h.length < 126 || form == len64 && h.length < 65536) {
+		if h.nonMinimal != (form == lenForm16 && h.length < 126 || form == lenForm64 && h.length < 65536) {
 			t.Fatalf("nonMinimal = %v for form %d length %d", h.nonMinimal, form, h.length)
 		}
 		if h.topBit != (h.length>>63 == 1) {

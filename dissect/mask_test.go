@@ -104,7 +104,7 @@ func BenchmarkParseUnmask64K(b *testing.B) {
 	for i := range payload {
 		payload[i] = byte(i)
 	}
-	frame := buildFrame(testFrame{fin: true, op: OpBinary, mask: &[4]byte{1, 2, 3, 4}, payload: payload})
+	frame := buildWSFrame(wsTestFrame{fin: true, op: OpBinary, mask: &[4]byte{1, 2, 3, 4}, payload: payload})
 	b.SetBytes(int64(len(frame)))
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -37,15 +37,15 @@ func (x *doublingInflater) end(out payloadWriter) error {
 
 func TestMessageInflaterHook(t *testing.T) {
 	inf := &doublingInflater{}
-	s, rec := newTestSession(cfgD, sessionOptions{AllowedRSV: 0x4, Inflater: [2]messageInflater{FromServer: inf}})
-	s.feed(FromServer, cat(
-		buildFrame(testFrame{rsv: 4, op: OpText, payload: []byte("ab")}),
-		buildFrame(testFrame{fin: true, op: OpPing, payload: []byte("p")}),
-		buildFrame(testFrame{fin: true, op: OpContinuation, payload: []byte("c")}),
-		buildFrame(testFrame{fin: true, op: OpText, payload: []byte("plain")}),              // RSV1 clear: not inflated
-		buildFrame(testFrame{fin: true, rsv: 4, op: OpText, payload: []byte("x!y")}),        // inflating fails
-		buildFrame(testFrame{fin: true, rsv: 4, op: OpBinary, payload: []byte("\xC3\xA9")}), // one frame, own buffer
-	), t0)
+	s, rec := newTestWSSession(frameTestCfg, sessionOptions{AllowedRSV: 0x4, Inflater: [2]messageInflater{FromServer: inf}})
+	s.feed(FromServer, catFrames(
+		buildWSFrame(wsTestFrame{rsv: 4, op: OpText, payload: []byte("ab")}),
+		buildWSFrame(wsTestFrame{fin: true, op: OpPing, payload: []byte("p")}),
+		buildWSFrame(wsTestFrame{fin: true, op: OpContinuation, payload: []byte("c")}),
+		buildWSFrame(wsTestFrame{fin: true, op: OpText, payload: []byte("plain")}),              // RSV1 clear: not inflated
+		buildWSFrame(wsTestFrame{fin: true, rsv: 4, op: OpText, payload: []byte("x!y")}),        // inflating fails
+		buildWSFrame(wsTestFrame{fin: true, rsv: 4, op: OpBinary, payload: []byte("\xC3\xA9")}), // one frame, own buffer
+	), frameT0)
 	if v := rec.violations(); len(v) != 0 {
 		t.Fatalf("violations %v", v)
 	}
@@ -77,11 +77,11 @@ func TestMessageInflaterHook(t *testing.T) {
 		t.Fatalf("frame payload %q; want the wire bytes", f.Payload)
 	}
 	want := []string{"begin", "write", "write", "end", "begin", "write", "begin", "write", "end"}
-	if got := inf.calls; !equalStrings(got, want) {
+	if got := inf.calls; !equalCallLists(got, want) {
 		t.Fatalf("calls %v; want %v", got, want)
 	}
 	var sum Summary
-	s.end(EndFIN, t0, &sum)
+	s.end(EndFIN, frameT0, &sum)
 	if st := sum.Stats[FromServer]; st.Compressed != 3+3+2 || st.Inflated != 7+0+5 {
 		t.Fatalf("stats compressed %d inflated %d", st.Compressed, st.Inflated)
 	}
@@ -89,8 +89,8 @@ func TestMessageInflaterHook(t *testing.T) {
 
 func TestMessageCompressedWithoutInflater(t *testing.T) {
 	// Negotiated but nobody inflates: no UTF-8 verdict on compressed bytes.
-	s, rec := newTestSession(cfgD, sessionOptions{AllowedRSV: 0x4})
-	s.feed(FromServer, buildFrame(testFrame{fin: true, rsv: 4, op: OpText, payload: []byte{0xFF, 0x00}}), t0)
+	s, rec := newTestWSSession(frameTestCfg, sessionOptions{AllowedRSV: 0x4})
+	s.feed(FromServer, buildWSFrame(wsTestFrame{fin: true, rsv: 4, op: OpText, payload: []byte{0xFF, 0x00}}), frameT0)
 	ms := rec.messages()
 	if len(ms) != 1 || !ms[0].Compressed || ms[0].Inflated || !bytes.Equal(ms[0].Payload, []byte{0xFF, 0}) {
 		t.Fatalf("messages %+v", ms)
@@ -100,7 +100,7 @@ func TestMessageCompressedWithoutInflater(t *testing.T) {
 	}
 }
 
-func equalStrings(a, b []string) bool {
+func equalCallLists(a, b []string) bool {
 	if len(a) != len(b) {
 		return false
 	}

@@ -28,7 +28,7 @@ type recEventFrames struct {
 	gap   Gap
 }
 
-func cloneBytes(b []byte) []byte {
+func cloneFrameBytes(b []byte) []byte {
 	if b == nil {
 		return nil
 	}
@@ -40,12 +40,12 @@ func (r *recordSinkFrames) Handshake(c *ConvRef, h *Handshake) {
 }
 func (r *recordSinkFrames) Frame(c *ConvRef, f *Frame) {
 	e := recEventFrames{kind: "frame", frame: *f}
-	e.frame.Payload = cloneBytes(f.Payload)
+	e.frame.Payload = cloneFrameBytes(f.Payload)
 	r.events = append(r.events, e)
 }
 func (r *recordSinkFrames) Message(c *ConvRef, m *Message) {
 	e := recEventFrames{kind: "message", msg: *m}
-	e.msg.Payload = cloneBytes(m.Payload)
+	e.msg.Payload = cloneFrameBytes(m.Payload)
 	r.events = append(r.events, e)
 }
 func (r *recordSinkFrames) Violation(c *ConvRef, v *Violation) {
@@ -109,19 +109,19 @@ func (r *recordSinkFrames) kinds() []string {
 }
 
 var (
-	t0   = time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
-	mk1  = &[4]byte{0x11, 0x22, 0x33, 0x44}
-	mk2  = &[4]byte{0xA0, 0x0B, 0xC0, 0x0D}
-	cfgD = DefaultConfig()
+	frameT0      = time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	maskKey1     = &[4]byte{0x11, 0x22, 0x33, 0x44}
+	maskKey2     = &[4]byte{0xA0, 0x0B, 0xC0, 0x0D}
+	frameTestCfg = DefaultConfig()
 )
 
-func newTestSession(cfg Config, opt sessionOptions) (*wsSession, *recordSinkFrames) {
+func newTestWSSession(cfg Config, opt sessionOptions) (*wsSession, *recordSinkFrames) {
 	rec := &recordSinkFrames{}
 	c := cfg
 	return newWSSession(&c, &ConvRef{ID: 1}, rec, opt), rec
 }
 
-func cat(bs ...[]byte) []byte {
+func catFrames(bs ...[]byte) []byte {
 	var out []byte
 	for _, b := range bs {
 		out = append(out, b...)
@@ -129,28 +129,28 @@ func cat(bs ...[]byte) []byte {
 	return out
 }
 
-func closePayload(code uint16, reason string) []byte {
+func closeFramePayload(code uint16, reason string) []byte {
 	return append([]byte{byte(code >> 8), byte(code)}, reason...)
 }
 
 func TestSessionSingleFrameMessages(t *testing.T) {
-	s, rec := newTestSession(cfgD, sessionOptions{})
-	c := buildFrame(testFrame{fin: true, op: OpText, mask: mk1, payload: []byte("Hello")})
-	sv := buildFrame(testFrame{fin: true, op: OpBinary, payload: []byte{0, 1, 2, 0xFF}})
-	s.feed(FromClient, c, t0)
-	s.feed(FromServer, sv, t0.Add(time.Millisecond))
+	s, rec := newTestWSSession(frameTestCfg, sessionOptions{})
+	c := buildWSFrame(wsTestFrame{fin: true, op: OpText, mask: maskKey1, payload: []byte("Hello")})
+	sv := buildWSFrame(wsTestFrame{fin: true, op: OpBinary, payload: []byte{0, 1, 2, 0xFF}})
+	s.feed(FromClient, c, frameT0)
+	s.feed(FromServer, sv, frameT0.Add(time.Millisecond))
 
 	if got, want := rec.kinds(), []string{"frame:text", "message:text", "frame:binary", "message:binary"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("events %v; want %v", got, want)
 	}
 	f := rec.frames()[0]
-	wantF := Frame{Dir: FromClient, Index: 0, Time: t0, Start: t0, Fin: true, Opcode: OpText, Masked: true, Mask: *mk1,
+	wantF := Frame{Dir: FromClient, Index: 0, Time: frameT0, Start: frameT0, Fin: true, Opcode: OpText, Masked: true, Mask: *maskKey1,
 		Length: 5, HeaderLen: 6, Payload: []byte("Hello")}
 	if !reflect.DeepEqual(f, wantF) {
 		t.Fatalf("frame\n got %+v\nwant %+v", f, wantF)
 	}
 	ms := rec.messages()
-	wantM := Message{Dir: FromClient, Index: 0, Opcode: OpText, Frames: 1, Start: t0, End: t0,
+	wantM := Message{Dir: FromClient, Index: 0, Opcode: OpText, Frames: 1, Start: frameT0, End: frameT0,
 		WireLength: 11, Length: 5, Payload: []byte("Hello"), SHA256: sha256.Sum256([]byte("Hello")), ValidUTF8: true}
 	if !reflect.DeepEqual(ms[0], wantM) {
 		t.Fatalf("client message\n got %+v\nwant %+v", ms[0], wantM)
@@ -161,7 +161,7 @@ func TestSessionSingleFrameMessages(t *testing.T) {
 		t.Fatalf("server message %+v", m)
 	}
 	var sum Summary
-	s.end(EndFIN, t0.Add(time.Second), &sum)
+	s.end(EndFIN, frameT0.Add(time.Second), &sum)
 	if st := sum.Stats[FromClient]; st.Frames != 1 || st.Messages != 1 || st.WireBytes != 11 || st.PayloadBytes != 5 || st.Violations != 0 {
 		t.Fatalf("client stats %+v", st)
 	}
@@ -174,17 +174,17 @@ func TestSessionSingleFrameMessages(t *testing.T) {
 }
 
 func TestSessionFragmentedMessageWithInterleavedControl(t *testing.T) {
-	s, rec := newTestSession(cfgD, sessionOptions{})
+	s, rec := newTestWSSession(frameTestCfg, sessionOptions{})
 	// "Hé€𝄞!" with the multi-byte characters cut across frames.
 	text := []byte("H\xC3\xA9\xE2\x82\xAC\xF0\x9D\x84\x9E!")
-	stream := cat(
-		buildFrame(testFrame{op: OpText, mask: mk1, payload: text[:2]}),               // "H" + half of é
-		buildFrame(testFrame{fin: true, op: OpPing, mask: mk2, payload: []byte("p")}), // between fragments
-		buildFrame(testFrame{op: OpContinuation, mask: mk1, payload: text[2:5]}),
-		buildFrame(testFrame{op: OpContinuation, mask: mk2, payload: nil}), // empty fragment
-		buildFrame(testFrame{fin: true, op: OpContinuation, mask: mk1, payload: text[5:]}),
+	stream := catFrames(
+		buildWSFrame(wsTestFrame{op: OpText, mask: maskKey1, payload: text[:2]}),               // "H" + half of é
+		buildWSFrame(wsTestFrame{fin: true, op: OpPing, mask: maskKey2, payload: []byte("p")}), // between fragments
+		buildWSFrame(wsTestFrame{op: OpContinuation, mask: maskKey1, payload: text[2:5]}),
+		buildWSFrame(wsTestFrame{op: OpContinuation, mask: maskKey2, payload: nil}), // empty fragment
+		buildWSFrame(wsTestFrame{fin: true, op: OpContinuation, mask: maskKey1, payload: text[5:]}),
 	)
-	s.feed(FromClient, stream, t0)
+	s.feed(FromClient, stream, frameT0)
 	want := []string{"frame:text", "frame:ping", "message:ping", "frame:cont", "frame:cont", "frame:cont", "message:text"}
 	if got := rec.kinds(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("events %v; want %v", got, want)
@@ -213,15 +213,15 @@ func TestSessionFragmentedMessageWithInterleavedControl(t *testing.T) {
 }
 
 func TestSessionPayloadCap(t *testing.T) {
-	cfg := cfgD
+	cfg := frameTestCfg
 	cfg.MaxPayload = 4
-	s, rec := newTestSession(cfg, sessionOptions{})
+	s, rec := newTestWSSession(cfg, sessionOptions{})
 	full := []byte("0123456789")
-	s.feed(FromClient, cat(
-		buildFrame(testFrame{op: OpBinary, mask: mk1, payload: full[:3]}),
-		buildFrame(testFrame{fin: true, op: OpContinuation, mask: mk1, payload: full[3:]}),
-		buildFrame(testFrame{fin: true, op: OpText, mask: mk2, payload: full}),
-	), t0)
+	s.feed(FromClient, catFrames(
+		buildWSFrame(wsTestFrame{op: OpBinary, mask: maskKey1, payload: full[:3]}),
+		buildWSFrame(wsTestFrame{fin: true, op: OpContinuation, mask: maskKey1, payload: full[3:]}),
+		buildWSFrame(wsTestFrame{fin: true, op: OpText, mask: maskKey2, payload: full}),
+	), frameT0)
 	fs := rec.frames()
 	if string(fs[0].Payload) != "012" || fs[0].PayloadTruncated {
 		t.Fatalf("frame 0 payload %q truncated=%v", fs[0].Payload, fs[0].PayloadTruncated)
@@ -240,9 +240,9 @@ func TestSessionPayloadCap(t *testing.T) {
 // exactly one frame breaks it, surrounded by frames that do not.
 func TestSessionViolations(t *testing.T) {
 	good := func(s string) []byte {
-		return buildFrame(testFrame{fin: true, op: OpText, mask: mk1, payload: []byte(s)})
+		return buildWSFrame(wsTestFrame{fin: true, op: OpText, mask: maskKey1, payload: []byte(s)})
 	}
-	goodS := func(s string) []byte { return buildFrame(testFrame{fin: true, op: OpText, payload: []byte(s)}) }
+	goodS := func(s string) []byte { return buildWSFrame(wsTestFrame{fin: true, op: OpText, payload: []byte(s)}) }
 	tests := []struct {
 		name   string
 		opt    sessionOptions
@@ -252,116 +252,116 @@ func TestSessionViolations(t *testing.T) {
 	}{
 		{
 			name:   "client frame unmasked",
-			client: cat(good("a"), buildFrame(testFrame{fin: true, op: OpText, payload: []byte("b")}), good("c")),
+			client: catFrames(good("a"), buildWSFrame(wsTestFrame{fin: true, op: OpText, payload: []byte("b")}), good("c")),
 			want:   []string{"client ws.client_frame_unmasked@1"},
 		},
 		{
 			name:   "server frame masked",
-			server: cat(goodS("a"), goodS("b"), buildFrame(testFrame{fin: true, op: OpText, mask: mk1, payload: []byte("c")})),
+			server: catFrames(goodS("a"), goodS("b"), buildWSFrame(wsTestFrame{fin: true, op: OpText, mask: maskKey1, payload: []byte("c")})),
 			want:   []string{"server ws.server_frame_masked@2"},
 		},
 		{
 			name:   "RSV1 without extension",
-			client: cat(good("a"), buildFrame(testFrame{fin: true, rsv: 4, op: OpText, mask: mk1, payload: []byte("b")})),
+			client: catFrames(good("a"), buildWSFrame(wsTestFrame{fin: true, rsv: 4, op: OpText, mask: maskKey1, payload: []byte("b")})),
 			want:   []string{"client ws.rsv_without_extension@1"},
 		},
 		{
 			name:   "RSV2 with only RSV1 allowed",
 			opt:    sessionOptions{AllowedRSV: 4},
-			client: cat(buildFrame(testFrame{fin: true, rsv: 4, op: OpBinary, mask: mk1, payload: []byte("x")}), buildFrame(testFrame{fin: true, rsv: 2, op: OpText, mask: mk1, payload: []byte("b")})),
+			client: catFrames(buildWSFrame(wsTestFrame{fin: true, rsv: 4, op: OpBinary, mask: maskKey1, payload: []byte("x")}), buildWSFrame(wsTestFrame{fin: true, rsv: 2, op: OpText, mask: maskKey1, payload: []byte("b")})),
 			want:   []string{"client ws.rsv_without_extension@1"},
 		},
 		{
 			name:   "reserved data opcode 0x3",
-			client: cat(good("a"), buildFrame(testFrame{fin: true, op: 0x3, mask: mk1, payload: []byte("b")}), good("c")),
+			client: catFrames(good("a"), buildWSFrame(wsTestFrame{fin: true, op: 0x3, mask: maskKey1, payload: []byte("b")}), good("c")),
 			want:   []string{"client ws.reserved_opcode@1"},
 		},
 		{
 			name:   "reserved control opcode 0xB",
-			server: cat(buildFrame(testFrame{fin: true, op: 0xB}), goodS("c")),
+			server: catFrames(buildWSFrame(wsTestFrame{fin: true, op: 0xB}), goodS("c")),
 			want:   []string{"server ws.reserved_opcode@0"},
 		},
 		{
 			name: "control frame too long",
-			client: cat(buildFrame(testFrame{fin: true, op: OpPing, mask: mk1, payload: bytes.Repeat([]byte("x"), 125)}),
-				buildFrame(testFrame{fin: true, op: OpPing, mask: mk1, payload: bytes.Repeat([]byte("x"), 126)})),
+			client: catFrames(buildWSFrame(wsTestFrame{fin: true, op: OpPing, mask: maskKey1, payload: bytes.Repeat([]byte("x"), 125)}),
+				buildWSFrame(wsTestFrame{fin: true, op: OpPing, mask: maskKey1, payload: bytes.Repeat([]byte("x"), 126)})),
 			want: []string{"client ws.control_frame_too_long@1"},
 		},
 		{
 			name:   "control frame fragmented",
-			server: cat(goodS("a"), buildFrame(testFrame{op: OpPing, payload: []byte("p")})),
+			server: catFrames(goodS("a"), buildWSFrame(wsTestFrame{op: OpPing, payload: []byte("p")})),
 			want:   []string{"server ws.control_frame_fragmented@1"},
 		},
 		{
 			name:   "unexpected continuation",
-			client: cat(good("a"), buildFrame(testFrame{fin: true, op: OpContinuation, mask: mk1, payload: []byte("b")}), good("c")),
+			client: catFrames(good("a"), buildWSFrame(wsTestFrame{fin: true, op: OpContinuation, mask: maskKey1, payload: []byte("b")}), good("c")),
 			want:   []string{"client ws.unexpected_continuation@1"},
 		},
 		{
 			name: "data frame inside fragmented message",
-			client: cat(buildFrame(testFrame{op: OpText, mask: mk1, payload: []byte("a")}),
-				buildFrame(testFrame{fin: true, op: OpPing, mask: mk1}),
-				buildFrame(testFrame{fin: true, op: OpBinary, mask: mk1, payload: []byte("b")})),
+			client: catFrames(buildWSFrame(wsTestFrame{op: OpText, mask: maskKey1, payload: []byte("a")}),
+				buildWSFrame(wsTestFrame{fin: true, op: OpPing, mask: maskKey1}),
+				buildWSFrame(wsTestFrame{fin: true, op: OpBinary, mask: maskKey1, payload: []byte("b")})),
 			want: []string{"client ws.data_frame_inside_fragmented_message@2"},
 		},
 		{
 			name: "invalid UTF-8 across fragments: reported at the last frame",
-			client: cat(good("ok"), buildFrame(testFrame{op: OpText, mask: mk1, payload: []byte("a\xED")}),
-				buildFrame(testFrame{fin: true, op: OpContinuation, mask: mk1, payload: []byte("\xA0\x80")})),
+			client: catFrames(good("ok"), buildWSFrame(wsTestFrame{op: OpText, mask: maskKey1, payload: []byte("a\xED")}),
+				buildWSFrame(wsTestFrame{fin: true, op: OpContinuation, mask: maskKey1, payload: []byte("\xA0\x80")})),
 			want: []string{"client ws.invalid_utf8@2"},
 		},
 		{
 			name:   "invalid UTF-8 is not checked in binary messages",
-			client: buildFrame(testFrame{fin: true, op: OpBinary, mask: mk1, payload: []byte{0xFF}}),
+			client: buildWSFrame(wsTestFrame{fin: true, op: OpBinary, mask: maskKey1, payload: []byte{0xFF}}),
 			want:   nil,
 		},
 		{
 			name:   "close reason invalid UTF-8",
-			server: buildFrame(testFrame{fin: true, op: OpClose, payload: closePayload(1000, "bye\xC0\x80")}),
+			server: buildWSFrame(wsTestFrame{fin: true, op: OpClose, payload: closeFramePayload(1000, "bye\xC0\x80")}),
 			want:   []string{"server ws.close_reason_invalid_utf8@0"},
 		},
 		{
 			name:   "invalid close code 1005",
-			client: cat(good("a"), buildFrame(testFrame{fin: true, op: OpClose, mask: mk1, payload: closePayload(1005, "")})),
+			client: catFrames(good("a"), buildWSFrame(wsTestFrame{fin: true, op: OpClose, mask: maskKey1, payload: closeFramePayload(1005, "")})),
 			want:   []string{"client ws.invalid_close_code@1"},
 		},
 		{
 			name:   "valid private close code 4000 and standard 1000",
-			client: buildFrame(testFrame{fin: true, op: OpClose, mask: mk1, payload: closePayload(4000, "app")}),
-			server: buildFrame(testFrame{fin: true, op: OpClose, payload: closePayload(1000, "")}),
+			client: buildWSFrame(wsTestFrame{fin: true, op: OpClose, mask: maskKey1, payload: closeFramePayload(4000, "app")}),
+			server: buildWSFrame(wsTestFrame{fin: true, op: OpClose, payload: closeFramePayload(1000, "")}),
 			want:   nil,
 		},
 		{
 			name:   "close payload of one byte",
-			server: buildFrame(testFrame{fin: true, op: OpClose, payload: []byte{0x03}}),
+			server: buildWSFrame(wsTestFrame{fin: true, op: OpClose, payload: []byte{0x03}}),
 			want:   []string{"server ws.close_payload_one_byte@0"},
 		},
 		{
 			name:   "64-bit length with top bit set",
-			server: cat(goodS("a"), buildFrame(testFrame{fin: true, op: OpBinary, form: len64, length: 1<<63 | 3, lenSet: true}), []byte("abc")),
+			server: catFrames(goodS("a"), buildWSFrame(wsTestFrame{fin: true, op: OpBinary, form: lenForm64, length: 1<<63 | 3, lenSet: true}), []byte("abc")),
 			want:   []string{"server ws.length_top_bit_set@1"},
 		},
 		{
 			name: "non-minimal length",
-			client: cat(good("a"), buildFrame(testFrame{fin: true, op: OpText, mask: mk1, payload: []byte("b"), form: len16}),
-				buildFrame(testFrame{fin: true, op: OpText, mask: mk1, payload: make([]byte, 200), form: len64})),
+			client: catFrames(good("a"), buildWSFrame(wsTestFrame{fin: true, op: OpText, mask: maskKey1, payload: []byte("b"), form: lenForm16}),
+				buildWSFrame(wsTestFrame{fin: true, op: OpText, mask: maskKey1, payload: make([]byte, 200), form: lenForm64})),
 			want: []string{"client ws.non_minimal_length@1", "client ws.non_minimal_length@2"},
 		},
 		{
 			name: "data after close",
-			client: cat(buildFrame(testFrame{fin: true, op: OpClose, mask: mk1, payload: closePayload(1000, "")}),
+			client: catFrames(buildWSFrame(wsTestFrame{fin: true, op: OpClose, mask: maskKey1, payload: closeFramePayload(1000, "")}),
 				good("late")),
-			server: cat(goodS("ok"), buildFrame(testFrame{fin: true, op: OpClose, payload: closePayload(1000, "")})),
+			server: catFrames(goodS("ok"), buildWSFrame(wsTestFrame{fin: true, op: OpClose, payload: closeFramePayload(1000, "")})),
 			want:   []string{"client ws.data_after_close@1"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, rec := newTestSession(cfgD, tt.opt)
-			s.feed(FromClient, tt.client, t0)
-			s.feed(FromServer, tt.server, t0)
+			s, rec := newTestWSSession(frameTestCfg, tt.opt)
+			s.feed(FromClient, tt.client, frameT0)
+			s.feed(FromServer, tt.server, frameT0)
 			var sum Summary
-			s.end(EndFIN, t0, &sum)
+			s.end(EndFIN, frameT0, &sum)
 			if got := rec.violations(); !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("violations %q; want %q", got, tt.want)
 			}
@@ -373,8 +373,8 @@ func TestSessionViolations(t *testing.T) {
 }
 
 func TestSessionViolationDetails(t *testing.T) {
-	s, rec := newTestSession(cfgD, sessionOptions{})
-	s.feed(FromClient, buildFrame(testFrame{fin: true, op: OpText, payload: []byte("b"), form: len16}), t0)
+	s, rec := newTestWSSession(frameTestCfg, sessionOptions{})
+	s.feed(FromClient, buildWSFrame(wsTestFrame{fin: true, op: OpText, payload: []byte("b"), form: lenForm16}), frameT0)
 	var got []Violation
 	for _, e := range rec.events {
 		if e.kind == "violation" {
@@ -382,9 +382,9 @@ func TestSessionViolationDetails(t *testing.T) {
 		}
 	}
 	want := []Violation{
-		{Code: "ws.client_frame_unmasked", Severity: SeverityError, Dir: FromClient, HasFrame: true, Frame: 0, Time: t0,
+		{Code: "ws.client_frame_unmasked", Severity: SeverityError, Dir: FromClient, HasFrame: true, Frame: 0, Time: frameT0,
 			Detail: "client frame without masking key", Ref: "RFC 6455 §5.1"},
-		{Code: "ws.non_minimal_length", Severity: SeverityWarning, Dir: FromClient, HasFrame: true, Frame: 0, Time: t0,
+		{Code: "ws.non_minimal_length", Severity: SeverityWarning, Dir: FromClient, HasFrame: true, Frame: 0, Time: frameT0,
 			Detail: "payload length not in its shortest encoding", Ref: "RFC 6455 §5.2"},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -395,12 +395,12 @@ func TestSessionViolationDetails(t *testing.T) {
 func TestSessionHugeLengthKeepAll(t *testing.T) {
 	// With no payload cap a frame announcing 2^63+3 bytes keeps the bytes
 	// that arrive and nothing more.
-	cfg := cfgD
+	cfg := frameTestCfg
 	cfg.MaxPayload = 0
-	s, rec := newTestSession(cfg, sessionOptions{})
-	s.feed(FromServer, cat(buildFrame(testFrame{fin: true, op: OpBinary, form: len64, length: 1<<63 | 3, lenSet: true}), []byte("abc")), t0)
+	s, rec := newTestWSSession(cfg, sessionOptions{})
+	s.feed(FromServer, catFrames(buildWSFrame(wsTestFrame{fin: true, op: OpBinary, form: lenForm64, length: 1<<63 | 3, lenSet: true}), []byte("abc")), frameT0)
 	var sum Summary
-	s.end(EndFIN, t0, &sum)
+	s.end(EndFIN, frameT0, &sum)
 	ms := rec.messages()
 	if len(ms) != 1 || !ms[0].Incomplete || string(ms[0].Payload) != "abc" {
 		t.Fatalf("messages %+v", ms)
@@ -408,9 +408,9 @@ func TestSessionHugeLengthKeepAll(t *testing.T) {
 }
 
 func TestSessionIncompleteOnNewDataFrame(t *testing.T) {
-	s, rec := newTestSession(cfgD, sessionOptions{})
-	s.feed(FromClient, cat(buildFrame(testFrame{op: OpText, mask: mk1, payload: []byte("ab")}),
-		buildFrame(testFrame{fin: true, op: OpBinary, mask: mk1, payload: []byte("c")})), t0)
+	s, rec := newTestWSSession(frameTestCfg, sessionOptions{})
+	s.feed(FromClient, catFrames(buildWSFrame(wsTestFrame{op: OpText, mask: maskKey1, payload: []byte("ab")}),
+		buildWSFrame(wsTestFrame{fin: true, op: OpBinary, mask: maskKey1, payload: []byte("c")})), frameT0)
 	ms := rec.messages()
 	if len(ms) != 2 || !ms[0].Incomplete || string(ms[0].Payload) != "ab" || ms[0].Frames != 1 || ms[0].Index != 0 ||
 		ms[1].Incomplete || string(ms[1].Payload) != "c" || ms[1].Index != 1 {
@@ -419,11 +419,11 @@ func TestSessionIncompleteOnNewDataFrame(t *testing.T) {
 }
 
 func TestSessionCloseHandshake(t *testing.T) {
-	s, rec := newTestSession(cfgD, sessionOptions{})
-	s.feed(FromServer, buildFrame(testFrame{fin: true, op: OpClose, payload: closePayload(1001, "going")}), t0)
-	s.feed(FromClient, buildFrame(testFrame{fin: true, op: OpClose, mask: mk1, payload: closePayload(1000, "")}), t0)
+	s, rec := newTestWSSession(frameTestCfg, sessionOptions{})
+	s.feed(FromServer, buildWSFrame(wsTestFrame{fin: true, op: OpClose, payload: closeFramePayload(1001, "going")}), frameT0)
+	s.feed(FromClient, buildWSFrame(wsTestFrame{fin: true, op: OpClose, mask: maskKey1, payload: closeFramePayload(1000, "")}), frameT0)
 	var sum Summary
-	s.end(EndFIN, t0, &sum)
+	s.end(EndFIN, frameT0, &sum)
 	want := CloseInfo{Initiator: FromServer, Sent: [2]bool{true, true}, Code: [2]uint16{1000, 1001}, HasCode: [2]bool{true, true},
 		Reason: [2]string{"", "going"}, Clean: true}
 	if !reflect.DeepEqual(sum.Close, want) {
@@ -438,9 +438,9 @@ func TestSessionCloseHandshake(t *testing.T) {
 	}
 
 	// Only one side, then RST: not clean. An empty close has no code.
-	s, _ = newTestSession(cfgD, sessionOptions{})
-	s.feed(FromClient, buildFrame(testFrame{fin: true, op: OpClose, mask: mk1}), t0)
-	s.end(EndRST, t0, &sum)
+	s, _ = newTestWSSession(frameTestCfg, sessionOptions{})
+	s.feed(FromClient, buildWSFrame(wsTestFrame{fin: true, op: OpClose, mask: maskKey1}), frameT0)
+	s.end(EndRST, frameT0, &sum)
 	want = CloseInfo{Initiator: FromClient, Sent: [2]bool{true, false}}
 	if !reflect.DeepEqual(sum.Close, want) {
 		t.Fatalf("one-sided close %+v; want %+v", sum.Close, want)
@@ -448,21 +448,21 @@ func TestSessionCloseHandshake(t *testing.T) {
 }
 
 func TestSessionPingPong(t *testing.T) {
-	s, rec := newTestSession(cfgD, sessionOptions{})
-	ping := func(p string) []byte { return buildFrame(testFrame{fin: true, op: OpPing, payload: []byte(p)}) }
+	s, rec := newTestWSSession(frameTestCfg, sessionOptions{})
+	ping := func(p string) []byte { return buildWSFrame(wsTestFrame{fin: true, op: OpPing, payload: []byte(p)}) }
 	pong := func(p string) []byte {
-		return buildFrame(testFrame{fin: true, op: OpPong, mask: mk1, payload: []byte(p)})
+		return buildWSFrame(wsTestFrame{fin: true, op: OpPong, mask: maskKey1, payload: []byte(p)})
 	}
-	s.feed(FromServer, ping("A"), t0)
-	s.feed(FromServer, ping("B"), t0.Add(1*time.Millisecond))
-	s.feed(FromServer, ping("A"), t0.Add(2*time.Millisecond))
-	s.feed(FromClient, pong("A"), t0.Add(7*time.Millisecond))  // answers the second "A": 5 ms
-	s.feed(FromClient, pong("A"), t0.Add(9*time.Millisecond))  // then the first "A": 9 ms
-	s.feed(FromClient, pong("A"), t0.Add(10*time.Millisecond)) // nothing left: unsolicited
-	s.feed(FromClient, pong("B"), t0.Add(11*time.Millisecond)) // 10 ms
+	s.feed(FromServer, ping("A"), frameT0)
+	s.feed(FromServer, ping("B"), frameT0.Add(1*time.Millisecond))
+	s.feed(FromServer, ping("A"), frameT0.Add(2*time.Millisecond))
+	s.feed(FromClient, pong("A"), frameT0.Add(7*time.Millisecond))  // answers the second "A": 5 ms
+	s.feed(FromClient, pong("A"), frameT0.Add(9*time.Millisecond))  // then the first "A": 9 ms
+	s.feed(FromClient, pong("A"), frameT0.Add(10*time.Millisecond)) // nothing left: unsolicited
+	s.feed(FromClient, pong("B"), frameT0.Add(11*time.Millisecond)) // 10 ms
 	// A pong does not answer a ping of its own direction.
-	s.feed(FromServer, buildFrame(testFrame{fin: true, op: OpPing, payload: []byte("C")}), t0)
-	s.feed(FromServer, buildFrame(testFrame{fin: true, op: OpPong, payload: []byte("C")}), t0)
+	s.feed(FromServer, buildWSFrame(wsTestFrame{fin: true, op: OpPing, payload: []byte("C")}), frameT0)
+	s.feed(FromServer, buildWSFrame(wsTestFrame{fin: true, op: OpPong, payload: []byte("C")}), frameT0)
 
 	type res struct {
 		has bool
@@ -481,7 +481,7 @@ func TestSessionPingPong(t *testing.T) {
 		t.Fatalf("pongs %+v; want %+v", got, want)
 	}
 	var sum Summary
-	s.end(EndCapture, t0, &sum)
+	s.end(EndCapture, frameT0, &sum)
 	st := sum.Stats[FromServer]
 	if st.Pings != 4 || st.Pongs != 1 || st.RTTCount != 3 || st.RTTMin != 5*time.Millisecond || st.RTTMax != 10*time.Millisecond || st.RTTSum != 24*time.Millisecond {
 		t.Fatalf("server stats %+v", st)
@@ -495,28 +495,28 @@ func TestSessionPingPong(t *testing.T) {
 }
 
 func TestSessionGap(t *testing.T) {
-	s, rec := newTestSession(cfgD, sessionOptions{})
-	first := buildFrame(testFrame{op: OpText, mask: mk1, payload: []byte("part")})
-	s.feed(FromClient, first, t0)
-	s.feed(FromClient, buildFrame(testFrame{fin: true, op: OpContinuation, mask: mk1, payload: []byte("xyz")})[:3], t0)
-	s.gap(FromClient, 100, t0.Add(time.Second))
-	s.feed(FromClient, []byte("0123456789"), t0.Add(2*time.Second))
-	s.gap(FromClient, 5, t0.Add(3*time.Second))
-	s.feed(FromServer, buildFrame(testFrame{fin: true, op: OpText, payload: []byte("still decoded")}), t0)
+	s, rec := newTestWSSession(frameTestCfg, sessionOptions{})
+	first := buildWSFrame(wsTestFrame{op: OpText, mask: maskKey1, payload: []byte("part")})
+	s.feed(FromClient, first, frameT0)
+	s.feed(FromClient, buildWSFrame(wsTestFrame{fin: true, op: OpContinuation, mask: maskKey1, payload: []byte("xyz")})[:3], frameT0)
+	s.gap(FromClient, 100, frameT0.Add(time.Second))
+	s.feed(FromClient, []byte("0123456789"), frameT0.Add(2*time.Second))
+	s.gap(FromClient, 5, frameT0.Add(3*time.Second))
+	s.feed(FromServer, buildWSFrame(wsTestFrame{fin: true, op: OpText, payload: []byte("still decoded")}), frameT0)
 	var sum Summary
-	s.end(EndFIN, t0.Add(4*time.Second), &sum)
+	s.end(EndFIN, frameT0.Add(4*time.Second), &sum)
 
 	want := []string{"frame:text", "message:text", "gap", "frame:text", "message:text"}
 	if got := rec.kinds(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("events %v; want %v", got, want)
 	}
 	m := rec.messages()[0]
-	if !m.Incomplete || string(m.Payload) != "part" || m.Frames != 1 || m.End != t0.Add(time.Second) || m.WireLength != uint64(len(first)) {
+	if !m.Incomplete || string(m.Payload) != "part" || m.Frames != 1 || m.End != frameT0.Add(time.Second) || m.WireLength != uint64(len(first)) {
 		// The 3 bytes of the cut header are not part of a frame yet.
 		t.Fatalf("incomplete message %+v", m)
 	}
 	g := rec.events[2].gap
-	if g != (Gap{Dir: FromClient, Time: t0.Add(time.Second), Offset: uint64(len(first) + 3), Length: 100, InFrame: true}) {
+	if g != (Gap{Dir: FromClient, Time: frameT0.Add(time.Second), Offset: uint64(len(first) + 3), Length: 100, InFrame: true}) {
 		t.Fatalf("gap %+v", g)
 	}
 	c := sum.Stats[FromClient]
@@ -529,18 +529,18 @@ func TestSessionGap(t *testing.T) {
 }
 
 func TestSessionEndIncomplete(t *testing.T) {
-	s, rec := newTestSession(cfgD, sessionOptions{})
+	s, rec := newTestWSSession(frameTestCfg, sessionOptions{})
 	// A message whose only frame is cut short, and a control frame cut short.
-	s.feed(FromServer, buildFrame(testFrame{fin: true, op: OpBinary, payload: []byte("abcdef")})[:5], t0)
-	s.feed(FromClient, buildFrame(testFrame{fin: true, op: OpPing, mask: mk1, payload: []byte("abcdef")})[:8], t0)
+	s.feed(FromServer, buildWSFrame(wsTestFrame{fin: true, op: OpBinary, payload: []byte("abcdef")})[:5], frameT0)
+	s.feed(FromClient, buildWSFrame(wsTestFrame{fin: true, op: OpPing, mask: maskKey1, payload: []byte("abcdef")})[:8], frameT0)
 	var sum Summary
-	s.end(EndRST, t0.Add(time.Second), &sum)
-	s.feed(FromServer, []byte("ignored"), t0)
+	s.end(EndRST, frameT0.Add(time.Second), &sum)
+	s.feed(FromServer, []byte("ignored"), frameT0)
 	ms := rec.messages()
 	if len(ms) != 1 {
 		t.Fatalf("messages %+v; want one", ms)
 	}
-	if m := ms[0]; !m.Incomplete || string(m.Payload) != "abc" || m.Length != 3 || m.Frames != 0 || m.End != t0.Add(time.Second) {
+	if m := ms[0]; !m.Incomplete || string(m.Payload) != "abc" || m.Length != 3 || m.Frames != 0 || m.End != frameT0.Add(time.Second) {
 		t.Fatalf("message %+v", m)
 	}
 	if len(rec.frames()) != 0 {
@@ -551,55 +551,55 @@ func TestSessionEndIncomplete(t *testing.T) {
 	}
 }
 
-// mixedStreams returns a client and a server stream that use every feature:
+// mixedWSStreams returns a client and a server stream that use every feature:
 // fragmentation, interleaved controls, masks, every length form, payloads
 // longer than the unmask scratch buffer and than the payload cap.
-func mixedStreams() (client, server []byte) {
+func mixedWSStreams() (client, server []byte) {
 	big := make([]byte, 3*unmaskScratchLen+13)
 	for i := range big {
 		big[i] = byte('a' + i%26)
 	}
-	client = cat(
-		buildFrame(testFrame{fin: true, op: OpText, mask: mk1, payload: []byte("hello")}),
-		buildFrame(testFrame{op: OpText, mask: mk2, payload: []byte("caf\xC3")}),
-		buildFrame(testFrame{fin: true, op: OpPing, mask: mk1, payload: []byte("ping!")}),
-		buildFrame(testFrame{fin: true, op: OpContinuation, mask: mk2, payload: []byte("\xA9 ok")}),
-		buildFrame(testFrame{fin: true, op: OpBinary, mask: mk1, payload: big}),
-		buildFrame(testFrame{fin: true, op: OpBinary, mask: mk2, payload: bytes.Repeat(big, 6)[:70000]}), // 64-bit length
-		buildFrame(testFrame{fin: true, op: OpText, payload: []byte("unmasked \xFF")}),
-		buildFrame(testFrame{fin: true, op: OpPong, mask: mk1, payload: []byte("srv")}),
-		buildFrame(testFrame{fin: true, op: OpClose, mask: mk2, payload: closePayload(1000, "done")}),
-		buildFrame(testFrame{fin: true, op: OpText, mask: mk1, payload: []byte("after")}),
+	client = catFrames(
+		buildWSFrame(wsTestFrame{fin: true, op: OpText, mask: maskKey1, payload: []byte("hello")}),
+		buildWSFrame(wsTestFrame{op: OpText, mask: maskKey2, payload: []byte("caf\xC3")}),
+		buildWSFrame(wsTestFrame{fin: true, op: OpPing, mask: maskKey1, payload: []byte("ping!")}),
+		buildWSFrame(wsTestFrame{fin: true, op: OpContinuation, mask: maskKey2, payload: []byte("\xA9 ok")}),
+		buildWSFrame(wsTestFrame{fin: true, op: OpBinary, mask: maskKey1, payload: big}),
+		buildWSFrame(wsTestFrame{fin: true, op: OpBinary, mask: maskKey2, payload: bytes.Repeat(big, 6)[:70000]}), // 64-bit length
+		buildWSFrame(wsTestFrame{fin: true, op: OpText, payload: []byte("unmasked \xFF")}),
+		buildWSFrame(wsTestFrame{fin: true, op: OpPong, mask: maskKey1, payload: []byte("srv")}),
+		buildWSFrame(wsTestFrame{fin: true, op: OpClose, mask: maskKey2, payload: closeFramePayload(1000, "done")}),
+		buildWSFrame(wsTestFrame{fin: true, op: OpText, mask: maskKey1, payload: []byte("after")}),
 	)
-	server = cat(
-		buildFrame(testFrame{fin: true, op: OpPing, payload: []byte("srv")}),
-		buildFrame(testFrame{fin: true, op: OpPong, payload: []byte("ping!")}),
-		buildFrame(testFrame{op: OpBinary, payload: big[:300]}),
-		buildFrame(testFrame{op: OpContinuation, payload: big[300:]}),
-		buildFrame(testFrame{fin: true, op: OpContinuation, payload: nil}),
-		buildFrame(testFrame{fin: true, rsv: 2, op: 0x5, payload: []byte("?")}),
-		buildFrame(testFrame{fin: true, op: OpClose, payload: closePayload(1000, "")}),
+	server = catFrames(
+		buildWSFrame(wsTestFrame{fin: true, op: OpPing, payload: []byte("srv")}),
+		buildWSFrame(wsTestFrame{fin: true, op: OpPong, payload: []byte("ping!")}),
+		buildWSFrame(wsTestFrame{op: OpBinary, payload: big[:300]}),
+		buildWSFrame(wsTestFrame{op: OpContinuation, payload: big[300:]}),
+		buildWSFrame(wsTestFrame{fin: true, op: OpContinuation, payload: nil}),
+		buildWSFrame(wsTestFrame{fin: true, rsv: 2, op: 0x5, payload: []byte("?")}),
+		buildWSFrame(wsTestFrame{fin: true, op: OpClose, payload: closeFramePayload(1000, "")}),
 	)
 	return client, server
 }
 
-// runSplit feeds both streams cut by split and returns the events.
-func runSplit(t *testing.T, cfg Config, client, server []byte, split func([]byte) [][]byte) ([]recEventFrames, Summary) {
+// runSplitFrames feeds both streams cut by split and returns the events.
+func runSplitFrames(t *testing.T, cfg Config, client, server []byte, split func([]byte) [][]byte) ([]recEventFrames, Summary) {
 	t.Helper()
-	s, rec := newTestSession(cfg, sessionOptions{})
+	s, rec := newTestWSSession(cfg, sessionOptions{})
 	for _, c := range split(client) {
-		s.feed(FromClient, c, t0)
+		s.feed(FromClient, c, frameT0)
 	}
 	for _, c := range split(server) {
-		s.feed(FromServer, c, t0)
+		s.feed(FromServer, c, frameT0)
 	}
 	var sum Summary
-	s.end(EndFIN, t0, &sum)
+	s.end(EndFIN, frameT0, &sum)
 	return rec.events, sum
 }
 
 func TestSessionChunkingInvariance(t *testing.T) {
-	client, server := mixedStreams()
+	client, server := mixedWSStreams()
 	whole := func(b []byte) [][]byte { return [][]byte{b} }
 	bytewise := func(b []byte) [][]byte {
 		var out [][]byte
@@ -619,14 +619,14 @@ func TestSessionChunkingInvariance(t *testing.T) {
 		return out
 	}
 	for _, maxPayload := range []int{0, 100, 64 << 10} {
-		cfg := cfgD
+		cfg := frameTestCfg
 		cfg.MaxPayload = maxPayload
-		ref, refSum := runSplit(t, cfg, client, server, whole)
+		ref, refSum := runSplitFrames(t, cfg, client, server, whole)
 		if len(ref) < 25 {
 			t.Fatalf("only %d events from the mixed streams", len(ref))
 		}
 		for name, split := range map[string]func([]byte) [][]byte{"bytewise": bytewise, "random1": random, "random2": random, "random3": random} {
-			got, sum := runSplit(t, cfg, client, server, split)
+			got, sum := runSplitFrames(t, cfg, client, server, split)
 			if !reflect.DeepEqual(got, ref) {
 				for i := range min(len(got), len(ref)) {
 					if !reflect.DeepEqual(got[i], ref[i]) {
@@ -643,10 +643,10 @@ func TestSessionChunkingInvariance(t *testing.T) {
 }
 
 func TestSessionMixedStreamsSummary(t *testing.T) {
-	client, server := mixedStreams()
-	cfg := cfgD
+	client, server := mixedWSStreams()
+	cfg := frameTestCfg
 	cfg.MaxPayload = 100
-	events, sum := runSplit(t, cfg, client, server, func(b []byte) [][]byte { return [][]byte{b} })
+	events, sum := runSplitFrames(t, cfg, client, server, func(b []byte) [][]byte { return [][]byte{b} })
 	rec := &recordSinkFrames{events: events}
 	wantV := []string{
 		"client ws.client_frame_unmasked@6",
@@ -689,18 +689,18 @@ func TestSessionMixedStreamsSummary(t *testing.T) {
 func TestSessionFeedNoAllocs(t *testing.T) {
 	var stream []byte
 	for i := 0; i < 50; i++ {
-		stream = append(stream, buildFrame(testFrame{fin: true, op: OpText, mask: mk1, payload: []byte(strings.Repeat("x", i*37))})...)
-		stream = append(stream, buildFrame(testFrame{op: OpBinary, mask: mk2, payload: make([]byte, 300)})...)
-		stream = append(stream, buildFrame(testFrame{fin: true, op: OpPing, mask: mk1, payload: []byte("p")})...)
-		stream = append(stream, buildFrame(testFrame{fin: true, op: OpContinuation, mask: mk1, payload: make([]byte, 9000)})...)
+		stream = append(stream, buildWSFrame(wsTestFrame{fin: true, op: OpText, mask: maskKey1, payload: []byte(strings.Repeat("x", i*37))})...)
+		stream = append(stream, buildWSFrame(wsTestFrame{op: OpBinary, mask: maskKey2, payload: make([]byte, 300)})...)
+		stream = append(stream, buildWSFrame(wsTestFrame{fin: true, op: OpPing, mask: maskKey1, payload: []byte("p")})...)
+		stream = append(stream, buildWSFrame(wsTestFrame{fin: true, op: OpContinuation, mask: maskKey1, payload: make([]byte, 9000)})...)
 	}
-	cfg := cfgD
+	cfg := frameTestCfg
 	cfg.MaxPayload = 4096
 	s := newWSSession(&cfg, &ConvRef{}, discardSinkFrames{}, sessionOptions{})
-	s.feed(FromClient, stream, t0) // warm the buffers
+	s.feed(FromClient, stream, frameT0) // warm the buffers
 	allocs := testing.AllocsPerRun(20, func() {
 		for i := 0; i < len(stream); i += 1000 {
-			s.feed(FromClient, stream[i:min(i+1000, len(stream))], t0)
+			s.feed(FromClient, stream[i:min(i+1000, len(stream))], frameT0)
 		}
 	})
 	if allocs != 0 {
@@ -723,9 +723,9 @@ func BenchmarkSessionFeed(b *testing.B) {
 		frame []byte
 		n     int
 	}{
-		{"text100_masked", buildFrame(testFrame{fin: true, op: OpText, mask: mk1, payload: bytes.Repeat([]byte("a"), 100)}), 1000},
-		{"binary64K_masked", buildFrame(testFrame{fin: true, op: OpBinary, mask: mk1, payload: make([]byte, 64<<10)}), 16},
-		{"binary64K_unmasked", buildFrame(testFrame{fin: true, op: OpBinary, payload: make([]byte, 64<<10)}), 16},
+		{"text100_masked", buildWSFrame(wsTestFrame{fin: true, op: OpText, mask: maskKey1, payload: bytes.Repeat([]byte("a"), 100)}), 1000},
+		{"binary64K_masked", buildWSFrame(wsTestFrame{fin: true, op: OpBinary, mask: maskKey1, payload: make([]byte, 64<<10)}), 16},
+		{"binary64K_unmasked", buildWSFrame(wsTestFrame{fin: true, op: OpBinary, payload: make([]byte, 64<<10)}), 16},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -739,7 +739,7 @@ func BenchmarkSessionFeed(b *testing.B) {
 			feedAll := func() {
 				// Segments of a typical size.
 				for off := 0; off < len(stream); off += 1448 {
-					s.feed(dir, stream[off:min(off+1448, len(stream))], t0)
+					s.feed(dir, stream[off:min(off+1448, len(stream))], frameT0)
 				}
 			}
 			feedAll() // grow the reused buffers once
@@ -795,7 +795,7 @@ func zeekFuzzEncode(dirs []Direction, chunks [][]byte) []byte {
 	return out
 }
 
-func sharedPcaps(t testing.TB) string {
+func sharedPcapsFrames(t testing.TB) string {
 	dir := filepath.Join("..", "..", "shared", "pcaps")
 	if _, err := os.Stat(dir); err != nil {
 		t.Skipf("shared captures not available at %s: %v", dir, err)
@@ -803,9 +803,9 @@ func sharedPcaps(t testing.TB) string {
 	return dir
 }
 
-// zeekCorpus returns the inputs of Zeek's WebSocket fuzz corpus.
-func zeekCorpus(t testing.TB) [][]byte {
-	path := filepath.Join(sharedPcaps(t), "zeek", "fuzz-corpus.zip")
+// zeekWSCorpus returns the inputs of Zeek's WebSocket fuzz corpus.
+func zeekWSCorpus(t testing.TB) [][]byte {
+	path := filepath.Join(sharedPcapsFrames(t), "zeek", "fuzz-corpus.zip")
 	zr, err := zip.OpenReader(path)
 	if err != nil {
 		t.Skipf("Zeek fuzz corpus not readable: %v", err)
@@ -841,19 +841,19 @@ func feedZeekInput(data []byte, bytewise bool) []recEventFrames {
 	for i, c := range chunks {
 		if bytewise {
 			for j := range c {
-				s.feed(dirs[i], c[j:j+1], t0)
+				s.feed(dirs[i], c[j:j+1], frameT0)
 			}
 		} else {
-			s.feed(dirs[i], c, t0)
+			s.feed(dirs[i], c, frameT0)
 		}
 	}
 	var sum Summary
-	s.end(EndFIN, t0, &sum)
+	s.end(EndFIN, frameT0, &sum)
 	return rec.events
 }
 
 func TestSessionZeekCorpus(t *testing.T) {
-	inputs := zeekCorpus(t)
+	inputs := zeekWSCorpus(t)
 	if len(inputs) == 0 {
 		t.Fatal("empty corpus")
 	}
@@ -879,14 +879,14 @@ func TestSessionZeekCorpus(t *testing.T) {
 // direction) and checks that decoding never panics and that feeding each
 // chunk whole or byte by byte gives the same events.
 func FuzzSessionFeed(f *testing.F) {
-	client, server := mixedStreams()
+	client, server := mixedWSStreams()
 	f.Add(zeekFuzzEncode([]Direction{FromClient, FromServer}, [][]byte{client[:200], server[:200]}))
 	f.Add(zeekFuzzEncode([]Direction{FromServer, FromClient, FromServer}, [][]byte{
-		buildFrame(testFrame{fin: true, op: OpPing, payload: []byte("Zeek")}),
-		buildFrame(testFrame{fin: true, op: OpPong, mask: mk1, payload: []byte("Zeek")}),
-		buildFrame(testFrame{fin: true, op: OpClose, payload: closePayload(1000, "\xC0")}),
+		buildWSFrame(wsTestFrame{fin: true, op: OpPing, payload: []byte("Zeek")}),
+		buildWSFrame(wsTestFrame{fin: true, op: OpPong, mask: maskKey1, payload: []byte("Zeek")}),
+		buildWSFrame(wsTestFrame{fin: true, op: OpClose, payload: closeFramePayload(1000, "\xC0")}),
 	}))
-	for _, in := range zeekCorpus(f) {
+	for _, in := range zeekWSCorpus(f) {
 		f.Add(in)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

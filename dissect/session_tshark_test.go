@@ -19,14 +19,14 @@ import (
 // report without ambiguity: the 7-bit length field stands for the length
 // form (126 and 127 announce the extended forms).
 type tsharkFrame struct {
-	fin    bool
-	opcode Opcode
-	masked bool
-	len7   uint64
+	fin      bool
+	opcode   Opcode
+	masked   bool
+	lenForm7 uint64
 }
 
 func (f tsharkFrame) String() string {
-	return fmt.Sprintf("fin=%v op=%s mask=%v len7=%d", f.fin, f.opcode, f.masked, f.len7)
+	return fmt.Sprintf("fin=%v op=%s mask=%v lenForm7=%d", f.fin, f.opcode, f.masked, f.lenForm7)
 }
 
 // tsharkPortFrame is a frame tshark found, with the TCP source port of the
@@ -63,7 +63,7 @@ func tsharkFrames(t *testing.T, tshark, pcap string) map[int][]tsharkPortFrame {
 			n, _ := strconv.ParseUint(lens[i], 10, 64)
 			res[stream] = append(res[stream], tsharkPortFrame{port, tsharkFrame{
 				fin: fins[i] == "1" || fins[i] == "True", opcode: Opcode(op),
-				masked: masks[i] == "1" || masks[i] == "True", len7: n}})
+				masked: masks[i] == "1" || masks[i] == "True", lenForm7: n}})
 		}
 	}
 	return res
@@ -126,8 +126,8 @@ func tsharkStreams(t *testing.T, tshark, pcap string, streams []int) map[int]*ts
 	return res
 }
 
-// stripHTTPHead removes the header block of the opening handshake.
-func stripHTTPHead(b []byte) (head, rest []byte, ok bool) {
+// splitUpgradeHeadFrames removes the header block of the opening handshake.
+func splitUpgradeHeadFrames(b []byte) (head, rest []byte, ok bool) {
 	i := bytes.Index(b, []byte("\r\n\r\n"))
 	if i < 0 {
 		return nil, nil, false
@@ -146,7 +146,7 @@ func TestSessionAgainstTshark(t *testing.T) {
 	if err != nil {
 		t.Skip("tshark not installed")
 	}
-	root := sharedPcaps(t)
+	root := sharedPcapsFrames(t)
 	// What the other analyzers' test suites expect of some captures
 	// (../shared/pcaps/README.md), checked on top of the frame headers.
 	checks := map[string]func(t *testing.T, rec *recordSinkFrames, sum *Summary){
@@ -231,8 +231,8 @@ func TestSessionAgainstTshark(t *testing.T) {
 					}
 					wantDir[d] = append(wantDir[d], pf.frame)
 				}
-				cHead, cBody, ok1 := stripHTTPHead(ts.data[FromClient])
-				sHead, sBody, ok2 := stripHTTPHead(ts.data[FromServer])
+				cHead, cBody, ok1 := splitUpgradeHeadFrames(ts.data[FromClient])
+				sHead, sBody, ok2 := splitUpgradeHeadFrames(ts.data[FromServer])
 				if !ok1 || !ok2 || !bytes.HasPrefix(cHead, []byte("GET ")) || !bytes.HasPrefix(sHead, []byte("HTTP/1.1 101")) {
 					t.Fatalf("stream %d: no upgrade handshake where expected", st)
 				}
@@ -241,7 +241,7 @@ func TestSessionAgainstTshark(t *testing.T) {
 					opt.AllowedRSV = 0x4
 				}
 				cfg := DefaultConfig()
-				s, rec := newTestSession(cfg, opt)
+				s, rec := newTestWSSession(cfg, opt)
 				// Feed the segments in capture order, without the
 				// handshake, so that pongs follow their pings.
 				skip := [2]int{len(cHead), len(sHead)}
@@ -249,20 +249,20 @@ func TestSessionAgainstTshark(t *testing.T) {
 					b := c.data
 					k := min(skip[c.dir], len(b))
 					skip[c.dir] -= k
-					s.feed(c.dir, b[k:], t0)
+					s.feed(c.dir, b[k:], frameT0)
 				}
 				var sum Summary
-				s.end(EndFIN, t0, &sum)
+				s.end(EndFIN, frameT0, &sum)
 				var got [2][]tsharkFrame
 				for _, f := range rec.frames() {
 					l7 := f.Length
-					switch f.HeaderLen - 4*btoi(f.Masked) {
+					switch f.HeaderLen - 4*boolToIntFrames(f.Masked) {
 					case 4:
 						l7 = 126
 					case 10:
 						l7 = 127
 					}
-					got[f.Dir] = append(got[f.Dir], tsharkFrame{fin: f.Fin, opcode: f.Opcode, masked: f.Masked, len7: l7})
+					got[f.Dir] = append(got[f.Dir], tsharkFrame{fin: f.Fin, opcode: f.Opcode, masked: f.Masked, lenForm7: l7})
 				}
 				for d := range got {
 					if !reflect.DeepEqual(got[d], wantDir[d]) {
@@ -282,7 +282,7 @@ func TestSessionAgainstTshark(t *testing.T) {
 	}
 }
 
-func btoi(b bool) int {
+func boolToIntFrames(b bool) int {
 	if b {
 		return 1
 	}

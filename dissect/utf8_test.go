@@ -56,9 +56,9 @@ func TestUTF8ValidatorCases(t *testing.T) {
 	}
 }
 
-// randomText builds inputs rich in sequence boundaries: valid runes of
+// randomUTF8Text builds inputs rich in sequence boundaries: valid runes of
 // every length, with occasional raw bytes that may break them.
-func randomText(rng *rand.Rand) []byte {
+func randomUTF8Text(rng *rand.Rand) []byte {
 	var b []byte
 	n := rng.Intn(40)
 	for i := 0; i < n; i++ {
@@ -94,7 +94,7 @@ func TestUTF8ValidatorRandomSplits(t *testing.T) {
 	rng := rand.New(rand.NewSource(3))
 	var valid, invalid int
 	for iter := 0; iter < 20000; iter++ {
-		b := randomText(rng)
+		b := randomUTF8Text(rng)
 		want := utf8.Valid(b)
 		if want {
 			valid++
