@@ -192,12 +192,12 @@ func TestSessionAgainstTshark(t *testing.T) {
 		"zeek/two-binary-fragments.pcap",
 		"zeek/jupyter-websocket.pcap",
 		"zeek/oversized-close-frame.pcapng",
-		"zeek/wstunnel-ssh.pcap",
 		"zeek/wstunnel-http.pcap",
-		"suricata-verify/websocket-compressed/example_websocket.pcap",
 	}
 	if os.Getenv("WSDUMP_TSHARK_ALL") != "" {
 		captures = append(captures,
+			"zeek/wstunnel-ssh.pcap",
+			"suricata-verify/websocket-compressed/example_websocket.pcap",
 			"zeek/fragmented-http-reply.pcap",
 			"zeek/message-too-big-status.pcap",
 			"suricata-verify/websocket/basic_websockets.pcap",
