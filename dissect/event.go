@@ -245,7 +245,11 @@ type Message struct {
 	Compressed bool   // RSV1 set (permessage-deflate) or per-frame compression
 	Inflated   bool   // Payload is inflated output
 	InflateErr string // why inflating failed, "" if it did not
-	ValidUTF8  bool   // the whole payload is valid UTF-8
+	ValidUTF8  bool   // the whole payload is valid UTF-8 (of a close frame: the reason)
+	// Incomplete is set on a data message whose final frame never came: the
+	// connection ended or lost bytes first, or a new data message began.
+	// Frames counts its complete frames; Length and WireLength the bytes seen.
+	Incomplete bool
 
 	// Close frames (Opcode == OpClose).
 	HasCloseCode bool

@@ -1,0 +1,368 @@
+package dissect
+
+import (
+	"crypto/sha256"
+	"hash"
+	"math"
+	"time"
+)
+
+// payloadWriter takes the payload bytes of a data message after any
+// transform (inflating) and before UTF-8 checking, hashing and capping.
+type payloadWriter interface {
+	writePayload(p []byte)
+}
+
+// messageInflater decompresses the messages of one direction that have
+// RSV1 set on their first frame (RFC 7692 §6). The message assembler calls
+// begin at the first frame, write with the payload bytes as they arrive
+// (unmasked, still compressed) and end after the last frame; the inflated
+// bytes are handed to out. After an error the assembler passes no more
+// bytes of that message; the error text is reported in Message.InflateErr.
+type messageInflater interface {
+	begin()
+	write(p []byte, out payloadWriter) error
+	end(out payloadWriter) error
+}
+
+// pingSlots is how many unanswered pings per direction are remembered for
+// matching pongs; older ones are forgotten.
+const pingSlots = 8
+
+type pingRecord struct {
+	used   bool
+	length uint64
+	sum    [32]byte
+	t      time.Time
+}
+
+// dirState is the decoding state of one direction of a WebSocket
+// conversation: the frame decoder, the message assembler and the control
+// frame handling. It implements frameHandler.
+type dirState struct {
+	s   *wsSession
+	dir Direction
+	dec frameDecoder
+
+	// Current frame.
+	fr       Frame
+	frameBuf []byte // kept payload of the current frame
+	frameCap int    // payload bytes of the current frame to keep
+	ctl      bool   // the current frame stands alone (control or reserved opcode)
+	afterFin bool   // the current frame is the last of its message
+
+	// Data message in progress.
+	inMsg      bool
+	msg        Message
+	msgBuf     []byte
+	msgShared  bool // the message is the current frame alone: its payload is frameBuf
+	msgHash    hash.Hash
+	msgUTF8    utf8Validator
+	msgRaw     uint64 // payload bytes on the wire (before inflating)
+	inflater   messageInflater
+	inflating  bool
+	inflateErr error
+	lastFrame  uint64
+
+	// Control frame in progress.
+	ctlHash hash.Hash
+	ctlUTF8 utf8Validator
+	ctlPos  uint64  // payload bytes of the control frame seen so far
+	ctlHead [2]byte // first payload bytes: the close status code
+
+	closed   bool // this direction sent a close frame
+	outSync  bool // a gap stopped decoding of this direction
+	offset   uint64
+	msgIndex uint64
+	pings    [pingSlots]pingRecord
+	pingNext int
+	stats    DirStats
+	viol     Violation
+}
+
+func (d *dirState) init(s *wsSession, dir Direction, inf messageInflater) {
+	d.s = s
+	d.dir = dir
+	d.dec.scratch = &s.scratch
+	d.msgHash = sha256.New()
+	d.ctlHash = sha256.New()
+	d.inflater = inf
+}
+
+// violation reports a violation of this direction tied to the current frame.
+func (d *dirState) violation(code string, sev Severity, ref, detail string, t time.Time) {
+	d.viol = Violation{
+		Code: code, Severity: sev, Dir: d.dir,
+		HasFrame: true, Frame: d.fr.Index, Time: t,
+		Detail: detail, Ref: ref,
+	}
+	d.stats.Violations++
+	d.s.sink.Violation(d.s.ref, &d.viol)
+}
+
+func (d *dirState) frameHeader(h *frameHeader, start, t time.Time) {
+	d.fr = Frame{
+		Dir: d.dir, Index: d.stats.Frames, Start: start,
+		Fin: h.fin, Rsv: h.rsv, Opcode: h.opcode,
+		Masked: h.masked, Mask: h.mask,
+		Length: h.length, HeaderLen: h.headerLen,
+	}
+	d.frameBuf = d.frameBuf[:0]
+	d.frameCap = int(min(d.s.cfg.keep(h.length), math.MaxInt)) // a capacity limit, never allocated up front
+	d.stats.WireBytes += uint64(h.headerLen)
+
+	const err, warn = SeverityError, SeverityWarning
+	if d.dir == FromClient && !h.masked {
+		d.violation("ws.client_frame_unmasked", err, "RFC 6455 §5.1", "client frame without masking key", t)
+	}
+	if d.dir == FromServer && h.masked {
+		d.violation("ws.server_frame_masked", err, "RFC 6455 §5.1", "server frame with masking key", t)
+	}
+	if h.rsv&^d.s.opt.AllowedRSV != 0 {
+		d.violation("ws.rsv_without_extension", err, "RFC 6455 §5.2", "RSV bit set that no negotiated extension defines", t)
+	}
+	if h.opcode.IsReserved() {
+		d.violation("ws.reserved_opcode", err, "RFC 6455 §5.2", "opcode reserved by RFC 6455", t)
+	}
+	if h.opcode.IsControl() {
+		if h.length > maxControlPayload {
+			d.violation("ws.control_frame_too_long", err, "RFC 6455 §5.5", "control frame payload longer than 125 bytes", t)
+		}
+		if !h.fin {
+			d.violation("ws.control_frame_fragmented", err, "RFC 6455 §5.5", "control frame without FIN", t)
+		}
+	}
+	if h.topBit {
+		d.violation("ws.length_top_bit_set", err, "RFC 6455 §5.2", "64-bit payload length with the most significant bit set", t)
+	}
+	if h.nonMinimal {
+		d.violation("ws.non_minimal_length", warn, "RFC 6455 §5.2", "payload length not in its shortest encoding", t)
+	}
+	if d.closed {
+		d.violation("ws.data_after_close", err, "RFC 6455 §5.5.1", "frame sent after this side's close frame", t)
+	}
+
+	d.ctl = h.opcode.IsControl() || h.opcode.IsReserved()
+	if d.ctl {
+		d.ctlHash.Reset()
+		d.ctlUTF8.reset()
+		d.ctlPos = 0
+		return
+	}
+	switch {
+	case h.opcode == OpContinuation && !d.inMsg:
+		d.violation("ws.unexpected_continuation", err, "RFC 6455 §5.4", "continuation frame without a message in progress", t)
+		d.beginMessage(h, start)
+	case h.opcode != OpContinuation && d.inMsg:
+		d.violation("ws.data_frame_inside_fragmented_message", err, "RFC 6455 §5.4", "new data frame before the last frame of the previous message", t)
+		d.flushIncomplete(t)
+		d.beginMessage(h, start)
+	case h.opcode != OpContinuation:
+		d.beginMessage(h, start)
+	}
+	d.msg.WireLength += uint64(h.headerLen)
+	d.afterFin = h.fin
+}
+
+// beginMessage starts a data message with the frame whose header is h. A
+// continuation frame without a message starts one with Opcode
+// OpContinuation (its type is unknown).
+func (d *dirState) beginMessage(h *frameHeader, start time.Time) {
+	d.inMsg = true
+	d.msg = Message{Dir: d.dir, Opcode: h.opcode, Start: start}
+	d.msg.Compressed = h.rsv&0x4 != 0 && d.s.opt.AllowedRSV&0x4 != 0
+	d.msgBuf = d.msgBuf[:0]
+	d.msgHash.Reset()
+	d.msgUTF8.reset()
+	d.msgRaw = 0
+	d.inflating = d.msg.Compressed && d.inflater != nil
+	d.inflateErr = nil
+	if d.inflating {
+		d.inflater.begin()
+	}
+	// A message of one frame, not transformed, uses the frame's buffer.
+	d.msgShared = h.fin && !d.inflating
+}
+
+func (d *dirState) framePayload(p []byte) {
+	d.stats.WireBytes += uint64(len(p))
+	if room := d.frameCap - len(d.frameBuf); room > 0 {
+		if room > len(p) {
+			room = len(p)
+		}
+		d.frameBuf = append(d.frameBuf, p[:room]...)
+	}
+	if d.ctl {
+		d.ctlHash.Write(p)
+		q := p
+		if d.fr.Opcode == OpClose && d.ctlPos < 2 {
+			// The status code is not part of the reason text.
+			k := copy(d.ctlHead[d.ctlPos:], q)
+			q = q[k:]
+		}
+		d.ctlUTF8.write(q)
+		d.ctlPos += uint64(len(p))
+		return
+	}
+	d.msg.WireLength += uint64(len(p))
+	d.msgRaw += uint64(len(p))
+	if d.inflating {
+		if d.inflateErr == nil {
+			d.inflateErr = d.inflater.write(p, d)
+		}
+		return
+	}
+	d.writePayload(p)
+}
+
+// writePayload implements payloadWriter: p is message payload after any
+// inflating.
+func (d *dirState) writePayload(p []byte) {
+	d.msg.Length += uint64(len(p))
+	d.msgHash.Write(p)
+	d.msgUTF8.write(p)
+	if d.msgShared {
+		return
+	}
+	if room := int(d.s.cfg.keep(d.msg.Length)) - len(d.msgBuf); room > 0 {
+		if room > len(p) {
+			room = len(p)
+		}
+		d.msgBuf = append(d.msgBuf, p[:room]...)
+	}
+}
+
+func (d *dirState) frameEnd(t time.Time) {
+	d.fr.Time = t
+	d.fr.Payload = d.frameBuf
+	d.fr.PayloadTruncated = uint64(len(d.frameBuf)) < d.fr.Length
+	d.s.sink.Frame(d.s.ref, &d.fr)
+	d.stats.Frames++
+	if d.ctl {
+		d.controlEnd(t)
+		return
+	}
+	d.msg.Frames++
+	d.msg.End = t
+	d.lastFrame = d.fr.Index
+	if d.afterFin {
+		d.finishMessage(t, false)
+	}
+}
+
+// finishMessage reports the data message in progress. incomplete is set
+// when it ends without its final frame.
+func (d *dirState) finishMessage(t time.Time, incomplete bool) {
+	d.inMsg = false
+	m := &d.msg
+	m.Incomplete = incomplete
+	if d.inflating {
+		if d.inflateErr == nil && !incomplete {
+			d.inflateErr = d.inflater.end(d)
+		}
+		m.Inflated = true
+		if d.inflateErr != nil {
+			m.InflateErr = d.inflateErr.Error()
+		}
+	}
+	if d.msgShared {
+		m.Payload = d.frameBuf
+	} else {
+		m.Payload = d.msgBuf
+	}
+	m.Truncated = uint64(len(m.Payload)) < m.Length
+	d.msgHash.Sum(m.SHA256[:0])
+	m.ValidUTF8 = d.msgUTF8.valid()
+	if m.Opcode == OpText && !m.ValidUTF8 && !incomplete && (!m.Compressed || (m.Inflated && m.InflateErr == "")) {
+		d.viol = Violation{
+			Code: "ws.invalid_utf8", Severity: SeverityError, Dir: d.dir,
+			HasFrame: true, Frame: d.lastFrame, Time: t,
+			Detail: "text message payload is not valid UTF-8", Ref: "RFC 6455 §8.1",
+		}
+		d.stats.Violations++
+		d.s.sink.Violation(d.s.ref, &d.viol)
+	}
+	m.Index = d.msgIndex
+	d.msgIndex++
+	d.stats.Messages++
+	d.stats.PayloadBytes += m.Length
+	if m.Compressed {
+		d.stats.Compressed += d.msgRaw
+		if m.Inflated {
+			d.stats.Inflated += m.Length
+		}
+	}
+	d.s.sink.Message(d.s.ref, m)
+}
+
+// flushIncomplete reports a data message in progress as incomplete; t is
+// used as its end when a frame of it was cut short.
+func (d *dirState) flushIncomplete(t time.Time) {
+	if !d.inMsg {
+		return
+	}
+	if d.dec.midFrame() && !d.ctl {
+		d.msg.End = t
+	}
+	d.finishMessage(d.msg.End, true)
+}
+
+// controlEnd reports a control frame (or a frame with a reserved opcode) as
+// a message of its own.
+func (d *dirState) controlEnd(t time.Time) {
+	m := &d.s.ctlMsg
+	*m = Message{
+		Dir: d.dir, Index: d.msgIndex, Opcode: d.fr.Opcode, Frames: 1,
+		Start: d.fr.Start, End: t,
+		WireLength: uint64(d.fr.HeaderLen) + d.fr.Length,
+		Length:     d.fr.Length,
+		Payload:    d.frameBuf, Truncated: d.fr.PayloadTruncated,
+		ValidUTF8: d.ctlUTF8.valid(),
+	}
+	d.ctlHash.Sum(m.SHA256[:0])
+	d.msgIndex++
+	d.stats.Controls++
+	d.stats.PayloadBytes += d.fr.Length
+	switch d.fr.Opcode {
+	case OpClose:
+		d.closeFrame(m, t)
+	case OpPing:
+		d.stats.Pings++
+		d.pings[d.pingNext] = pingRecord{used: true, length: m.Length, sum: m.SHA256, t: t}
+		d.pingNext = (d.pingNext + 1) % pingSlots
+	case OpPong:
+		d.stats.Pongs++
+		d.s.matchPong(d, m, t)
+	}
+	d.s.sink.Message(d.s.ref, m)
+}
+
+func (d *dirState) closeFrame(m *Message, t time.Time) {
+	switch {
+	case m.Length == 1:
+		d.violation("ws.close_payload_one_byte", SeverityError, "RFC 6455 §5.5.1", "close frame payload of one byte", t)
+	case m.Length >= 2:
+		m.HasCloseCode = true
+		m.CloseCode = uint16(d.ctlHead[0])<<8 | uint16(d.ctlHead[1])
+		if len(d.frameBuf) > 2 {
+			m.CloseReason = string(d.frameBuf[2:])
+		}
+		if _, _, ok := closeCodeInfo(m.CloseCode); !ok {
+			d.violation("ws.invalid_close_code", SeverityError, "RFC 6455 §7.4", "close status code not allowed on the wire", t)
+		}
+		if !m.ValidUTF8 {
+			d.violation("ws.close_reason_invalid_utf8", SeverityError, "RFC 6455 §7.1.6", "close reason is not valid UTF-8", t)
+		}
+	}
+	ci := &d.s.close
+	if !d.closed {
+		d.closed = true
+		if !ci.Sent[d.dir.Opposite()] {
+			ci.Initiator = d.dir
+		}
+		ci.Sent[d.dir] = true
+		ci.HasCode[d.dir] = m.HasCloseCode
+		ci.Code[d.dir] = m.CloseCode
+		ci.Reason[d.dir] = m.CloseReason
+	}
+}
