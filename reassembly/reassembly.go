@@ -304,7 +304,6 @@ type Reassembler struct {
 	lastFlush time.Time
 	creating  *stream   // stream handed to gopacket's factory
 	internal  bool      // feeding gopacket a segment of our own
-	closing   EndReason // reason for ends that gopacket reports during flushes
 	release   []*stream // ended streams gopacket still holds
 	flushing  bool
 	closed    bool
@@ -600,37 +599,37 @@ func (r *Reassembler) maybeFlush() {
 	r.flush()
 }
 
-// flush stops waiting for holes older than GapTimeout, ends connections idle
-// for IdleTimeout and forgets ended ones idle for IdleTimeout.
+// flush stops waiting for holes older than GapTimeout, ends connections
+// that saw no packet for IdleTimeout (keep-alives and acknowledgements
+// count) and forgets ended ones idle for IdleTimeout.
 func (r *Reassembler) flush() {
 	r.stats.Flushes++
+	wait := r.cfg.GapTimeout
+	if r.cfg.IdleTimeout < wait {
+		wait = r.cfg.IdleTimeout // hand over what was buffered before ending
+	}
 	r.flushing = true
-	r.closing = EndTimeout
-	r.asm.FlushWithOptions(gpreasm.FlushOptions{
-		T:  r.now.Add(-r.cfg.GapTimeout),
-		TC: r.now.Add(-r.cfg.IdleTimeout),
-	})
+	// TC stays zero: gopacket's idle check ignores the segments it never
+	// sees (acknowledgements, keep-alives), so idleness is decided here.
+	r.asm.FlushWithOptions(gpreasm.FlushOptions{T: r.now.Add(-wait)})
 	r.flushing = false
 	r.releaseEnded()
 	idle := r.now.Add(-r.cfg.IdleTimeout)
 	for _, ref := range r.conns {
+		if s := ref.s; s.conn.End == EndNone && s.conn.Last.Before(idle) {
+			r.end(s, EndTimeout)
+		}
+	}
+	r.releaseEnded()
+	for _, ref := range r.conns {
 		s := ref.s
-		if s.conn.End == EndNone || s.forgotten || !s.conn.Last.Before(idle) {
+		if s.forgotten || s.conn.End == EndNone || !s.conn.Last.Before(idle) {
 			continue
 		}
 		if s.inGP && !s.gpDone {
-			continue // gopacket still holds it; it will time out there
+			continue // its FIN could not be placed: wait for gopacket
 		}
 		r.forget(s)
-	}
-	// Streams gopacket never held (cannot happen today) or already
-	// released but not ended are ended here, so End is never missed.
-	for _, ref := range r.conns {
-		s := ref.s
-		if s.conn.End == EndNone && (!s.inGP || s.gpDone) && s.conn.Last.Before(idle) {
-			r.end(s, EndTimeout)
-			r.forget(s)
-		}
 	}
 }
 
@@ -642,7 +641,6 @@ func (r *Reassembler) Close() {
 		return
 	}
 	r.flushing = true
-	r.closing = EndCapture
 	r.asm.FlushAll()
 	r.flushing = false
 	r.release = r.release[:0]
@@ -769,7 +767,9 @@ func (s *stream) ReassemblyComplete(_ gpreasm.AssemblerContext) bool {
 	s.half[0].gpClosed, s.half[1].gpClosed = true, true
 	r := s.r
 	if s.conn.End == EndNone {
-		why := r.closing
+		// Only Close makes gopacket give up on a connection; FIN and RST
+		// end it before gopacket completes it.
+		why := EndCapture
 		if !r.flushing {
 			why = EndFIN
 			if s.rst {
@@ -777,9 +777,6 @@ func (s *stream) ReassemblyComplete(_ gpreasm.AssemblerContext) bool {
 			}
 		}
 		r.end(s, why)
-	}
-	if s.conn.End == EndTimeout {
-		r.forget(s)
 	}
 	return true
 }

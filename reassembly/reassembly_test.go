@@ -275,6 +275,30 @@ func TestSteps(t *testing.T) {
 			wantClose: `A "ab"|A gap 2|A "efghij"|end capture_end`,
 		},
 		{
+			name: "keep-alives and acknowledgements keep a connection open",
+			steps: cat(handshake(), []step{
+				{side: A, off: 1, payload: "abc", flags: "A", ack: 1},
+				{side: A, off: 3, flags: "A", ack: 1, ms: 50000},
+				{side: B, off: 1, flags: "A", ack: 4, ms: 100000},
+				{side: A, off: 3, payload: "c", flags: "A", ack: 1, ms: 150000},
+				{side: B, off: 1, flags: "A", ack: 4, ms: 200000},
+				{side: A, off: 4, payload: "d", flags: "A", ack: 1, ms: 250000},
+				{side: A, off: 1, payload: "x", conn: 1, flags: "A", ms: 300000},
+			}),
+			want:      `A "abcd"`,
+			wantClose: `A "abcd"|end capture_end`,
+		},
+		{
+			name: "an idle connection with a hole hands over its bytes, then times out",
+			steps: cat(handshake(), []step{
+				{side: A, off: 1, payload: "abc"},
+				{side: A, off: 7, payload: "ghi"},
+				{side: A, off: 1, payload: "x", conn: 1, flags: "A", ms: 61000},
+			}),
+			want:      `A "abc"|A gap 3|A "ghi"|end timeout`,
+			wantClose: `A "abc"|A gap 3|A "ghi"|end timeout`,
+		},
+		{
 			name: "idle connection ends with timeout on the capture clock",
 			steps: cat(handshake(), []step{
 				{side: A, off: 1, payload: "abc"},
