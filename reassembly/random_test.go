@@ -53,7 +53,7 @@ type rseg struct {
 func TestRandomSegments(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
 	ipA, ipB := net.IPv4(192, 0, 2, 1).To4(), net.IPv4(192, 0, 2, 2).To4()
-	for iter := 0; iter < 300; iter++ {
+	for iter := 0; iter < 200; iter++ {
 		label := fmt.Sprintf("iteration %d", iter)
 		c := &checker{t: t, label: label}
 		var isn [2]uint32

@@ -80,6 +80,7 @@
 package reassembly
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -264,8 +265,10 @@ type Stats struct {
 	// Limits hit.
 	ConnLimitDrops uint64 // segments ignored because MaxConns was reached
 	// PageLimitGaps counts holes given up on because MaxBufferedPagesPerConn
-	// or MaxBufferedPagesTotal was reached (gopacket does not say which).
-	PageLimitGaps uint64
+	// or MaxBufferedPagesTotal was reached; TotalPageLimitGaps those of them
+	// where the total was reached (the others hit the per-connection limit).
+	PageLimitGaps      uint64
+	TotalPageLimitGaps uint64
 	// TimeoutGaps counts holes given up on after GapTimeout or at Close.
 	TimeoutGaps uint64
 
@@ -589,6 +592,16 @@ func portOf(e gopacket.Endpoint) uint16 {
 	return uint16(b[0])<<8 | uint16(b[1])
 }
 
+// totalPagesUsed returns the pages gopacket has in use, or -1. gopacket
+// tells it only in its Dump text; this is read only when a limit was hit.
+func (r *Reassembler) totalPagesUsed() int {
+	used := -1
+	if _, err := fmt.Sscanf(r.asm.Dump(), "pageCache: used: %d", &used); err != nil {
+		return -1
+	}
+	return used
+}
+
 // maybeFlush runs the periodic flush when FlushInterval of capture time has
 // passed since the last one.
 func (r *Reassembler) maybeFlush() {
@@ -737,6 +750,9 @@ func (s *stream) ReassembledSG(sg gpreasm.ScatterGather, ac gpreasm.AssemblerCon
 			r.stats.TimeoutGaps++
 		} else {
 			r.stats.PageLimitGaps++
+			if r.totalPagesUsed() >= r.cfg.MaxBufferedPagesTotal {
+				r.stats.TotalPageLimitGaps++
+			}
 		}
 		s.h.Gap(side, uint64(skip), t)
 	}

@@ -21,6 +21,7 @@ func TestSteps(t *testing.T) {
 		steps      []step
 		want       string // events before Close
 		wantClose  string // events after Close
+		stats      Stats  // the limit counters expected, when not zero
 	}{
 		{
 			name: "both directions in order, FIN from both ends at once",
@@ -273,6 +274,7 @@ func TestSteps(t *testing.T) {
 			}),
 			want:      `A "ab"|A gap 2|A "efghij"`,
 			wantClose: `A "ab"|A gap 2|A "efghij"|end capture_end`,
+			stats:     Stats{PageLimitGaps: 1},
 		},
 		{
 			name: "keep-alives and acknowledgements keep a connection open",
@@ -323,6 +325,13 @@ func TestSteps(t *testing.T) {
 			h.check(0, "before Close", tc.want)
 			h.r.Close()
 			h.check(0, "after Close", tc.wantClose)
+			if tc.stats != (Stats{}) {
+				st := h.r.Stats()
+				if st.PageLimitGaps != tc.stats.PageLimitGaps || st.TotalPageLimitGaps != tc.stats.TotalPageLimitGaps {
+					t.Errorf("page limit gaps %d, of them total %d; want %d, %d", st.PageLimitGaps,
+						st.TotalPageLimitGaps, tc.stats.PageLimitGaps, tc.stats.TotalPageLimitGaps)
+				}
+			}
 			for i, rec := range h.recs {
 				if rec.ended != 1 {
 					t.Errorf("conn %d: End called %d times", i+1, rec.ended)
@@ -466,7 +475,7 @@ func TestTotalPageLimit(t *testing.T) {
 	})
 	h.check(0, "conn 1", `A "a"`)
 	h.check(1, "conn 2", `A "a"|A gap 1|A "c"`)
-	if st := h.r.Stats(); st.PageLimitGaps != 1 || st.Gaps != 1 {
+	if st := h.r.Stats(); st.PageLimitGaps != 1 || st.TotalPageLimitGaps != 1 || st.Gaps != 1 {
 		t.Errorf("stats %+v", st)
 	}
 }
