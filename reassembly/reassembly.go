@@ -41,7 +41,10 @@
 //     buffered behind a hole are dropped and so is everything captured for the
 //     connection afterwards, until its 4-tuple is reused by a new SYN.
 //   - An ended connection is remembered until IdleTimeout passes, so that
-//     its last acknowledgements do not open a new connection.
+//     its last acknowledgements do not open a new connection; a SYN (without
+//     ACK) opens one. A SYN with a new sequence number from a side that
+//     already sent a SYN or data ends an open connection (EndReused) and
+//     opens a new one.
 //
 // # Memory
 //
@@ -121,12 +124,15 @@ const (
 	EndRST                      // a side sent RST
 	EndTimeout                  // no packet for IdleTimeout of capture time
 	EndCapture                  // the input ended (Close) while it was open
+	// EndReused: a SYN with a new sequence number opened a new connection
+	// on the same addresses and ports before this one was seen to end.
+	EndReused
 )
 
-var endNames = [...]string{"none", "fin", "rst", "timeout", "capture_end"}
+var endNames = [...]string{"none", "fin", "rst", "timeout", "capture_end", "reused"}
 
 // String returns the stable token of the reason: "none", "fin", "rst",
-// "timeout" or "capture_end".
+// "timeout", "capture_end" or "reused".
 func (e EndReason) String() string {
 	if int(e) < len(endNames) {
 		return endNames[e]
@@ -251,7 +257,7 @@ type Stats struct {
 	Conns   uint64 // connections opened
 	Open    int    // connections tracked now, ended ones included
 	// Connections ended, by reason.
-	EndedFIN, EndedRST, EndedTimeout, EndedCapture uint64
+	EndedFIN, EndedRST, EndedTimeout, EndedCapture, EndedReused uint64
 
 	Bytes         uint64 // payload bytes seen
 	Delivered     uint64 // bytes handed to handlers
@@ -366,6 +372,13 @@ func (r *Reassembler) Add(netFlow gopacket.Flow, tcp *layers.TCP, t time.Time) {
 	tp := tcp.TransportFlow()
 	ref, ok := r.conns[flowKey{netFlow, tp}]
 	s, side := ref.s, ref.side
+	if ok && s.conn.End == EndNone && tcp.SYN && !tcp.ACK {
+		if h := &s.half[side]; h.nextOK && !(h.synBase && tcp.Seq == h.base) {
+			// A new SYN after this side sent data or another SYN.
+			r.end(s, EndReused)
+			r.releaseEnded()
+		}
+	}
 	if ok && s.conn.End != EndNone {
 		if tcp.SYN && !tcp.ACK && (!s.inGP || s.gpDone) {
 			// The 4-tuple is reused by a new connection.
@@ -402,7 +415,7 @@ func (r *Reassembler) segment(s *stream, side Side, netFlow gopacket.Flow, tcp *
 	ds := &s.conn.Stats[side]
 	n := len(tcp.Payload)
 	if !h.based {
-		h.based = true
+		h.based, h.synBase = true, tcp.SYN
 		h.base = tcp.Seq
 	}
 	rel := tcp.Seq - h.base + seqOrigin
@@ -538,6 +551,8 @@ func (r *Reassembler) end(s *stream, why EndReason) {
 		r.stats.EndedTimeout++
 	case EndCapture:
 		r.stats.EndedCapture++
+	case EndReused:
+		r.stats.EndedReused++
 	}
 	if s.h != nil {
 		s.h.End(s.conn.Last)
@@ -669,6 +684,7 @@ func (r *Reassembler) Close() {
 // the rebased space handed to gopacket.
 type half struct {
 	based    bool
+	synBase  bool   // base is the sequence number of a SYN
 	base     uint32 // sequence number of the first segment seen
 	nextOK   bool
 	next     uint32 // next byte gopacket expects

@@ -427,6 +427,23 @@ func TestTupleReuseAndLateAck(t *testing.T) {
 	}
 }
 
+func TestTupleReuseWithoutEnd(t *testing.T) {
+	h := newHarness(t, testCfg, 1000, 5000)
+	h.run(cat(handshake(), []step{
+		{side: SideA, off: 1, payload: "one", flags: "A", ack: 1},
+		{side: SideA, off: 0, flags: "S", ms: 10}, // retransmitted SYN: same connection
+		{side: SideB, off: 1, payload: "ack", flags: "A", ack: 4, ms: 20},
+	}))
+	h.isn = [2]uint32{90000, 70000}
+	h.run(cat(handshake(), []step{{side: SideA, off: 1, payload: "two", flags: "A", ack: 1, ms: 30}}))
+	h.check(0, "first", `A "one"|B "ack"|end reused`)
+	h.r.Close()
+	h.check(1, "second", `A "two"|end capture_end`)
+	if st := h.r.Stats(); st.EndedReused != 1 || st.Conns != 2 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
 func TestTupleReuseAfterRST(t *testing.T) {
 	h := newHarness(t, testCfg, 1000, 5000)
 	h.run(cat(handshake(), []step{
