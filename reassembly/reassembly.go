@@ -30,8 +30,10 @@
 //     segments overlap with different bytes, the one captured later wins for
 //     the overlapping bytes (gopacket replaces buffered bytes by newer ones).
 //     Bytes already handed over are never replaced.
-//   - TCP keep-alive probes (sequence number one below the next expected
-//     byte, carrying zero or one byte) are counted and never delivered. A
+//   - TCP keep-alive probes (zero or one byte at the sequence number one
+//     below the next expected byte, or one below the highest byte seen when a
+//     hole is pending) are counted and never delivered; gopacket would let
+//     the probe's garbage byte replace a buffered byte (see below). A
 //     one-byte segment whose byte the peer already acknowledged is treated the
 //     same way when it is the first segment seen in its direction.
 //   - Checksums are not verified: captures taken on the sending host carry
@@ -66,6 +68,12 @@
 // of one direction, not at whatever place the initial sequence number puts
 // it. A direction longer than 3 GiB is still exposed to that defect at its
 // crossing.
+//
+// gopacket lets a new segment replace bytes it buffered ahead of a hole.
+// For retransmissions that is harmless, but a keep-alive probe sent while
+// the capture missed earlier bytes carries one garbage byte at the place of
+// the last buffered byte; the reassembler drops such probes before gopacket
+// sees them.
 //
 // gopacket fetches the capture time of a buffered segment through the
 // AssemblerContext it was added with, and calling ScatterGather.CaptureInfo
@@ -429,13 +437,23 @@ func (r *Reassembler) segment(s *stream, side Side, netFlow gopacket.Flow, tcp *
 	}
 
 	ctx := &r.ctx
+	if !flags && n <= 1 && h.nextOK && (rel+1 == h.next || rel+1 == h.hi) {
+		// A keep-alive probe: one below the next byte expected, or below
+		// the highest byte seen when a hole is pending.
+		ds.KeepAlives++
+		r.stats.KeepAlives++
+		return
+	}
+	end := rel + uint32(n)
+	if tcp.SYN {
+		end++
+	}
+	if !h.nextOK || int32(end-h.hi) > 0 {
+		h.hi = end
+	}
 	if h.nextOK {
 		d := int32(rel - h.next)
 		switch {
-		case !flags && n <= 1 && d == -1:
-			ds.KeepAlives++
-			r.stats.KeepAlives++
-			return
 		case d < 0 && n > 0:
 			old := uint64(-int64(d))
 			if old > uint64(n) {
@@ -688,6 +706,7 @@ type half struct {
 	base     uint32 // sequence number of the first segment seen
 	nextOK   bool
 	next     uint32 // next byte gopacket expects
+	hi       uint32 // end of the highest segment seen
 	acked    bool
 	ack      uint32 // highest acknowledgement the peer sent (as on the wire)
 	finDone  bool   // FIN reached in order

@@ -132,6 +132,17 @@ func TestSteps(t *testing.T) {
 			wantClose: `A "abc"|B "ok"|A "def"|end capture_end`,
 		},
 		{
+			name: "keep-alive behind a hole does not overwrite buffered bytes",
+			steps: cat(handshake(), []step{
+				{side: A, off: 1, payload: "abc", flags: "A", ack: 1},
+				{side: A, off: 7, payload: "ghi", flags: "A", ack: 1, ms: 10},
+				{side: A, off: 9, payload: "\x00", flags: "A", ack: 1, ms: 20},
+				{side: A, off: 9, payload: "", flags: "A", ack: 1, ms: 30},
+			}),
+			want:      `A "abc"`,
+			wantClose: `A "abc"|A gap 3|A "ghi"|end capture_end`,
+		},
+		{
 			name: "no SYN captured: starts at the first segment of each side",
 			steps: []step{
 				{side: A, off: 1000, payload: "GET /", flags: "A", ack: 500},
