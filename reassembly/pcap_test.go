@@ -131,8 +131,6 @@ var oracleCaptures = map[string]bool{
 	"ndn-tools/ipv6-websocket-segmented.pcap":   true, // IPv6
 	"pcap2har/ipv4-websocket-segmented.pcap":    true, // two connections
 	"suricata-verify/websocket-ping/input.pcap": true, // Linux cooked capture
-	"wireshark/websocket-fragmented.pcapng.gz":  true, // gzip pcapng
-	"zeek/wstunnel-ssh.pcap":                    true, // the longest
 }
 
 // TestCaptures reassembles every shared capture: none has a hole, and for
