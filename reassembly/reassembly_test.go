@@ -198,6 +198,24 @@ func TestSteps(t *testing.T) {
 			wantClose: `A "abc"|end rst`,
 		},
 		{
+			name: "connection refused: SYN answered by RST",
+			steps: []step{
+				{side: A, off: 0, flags: "S"},
+				{side: B, off: 0, flags: "RA", ack: 1},
+				{side: A, off: 0, flags: "S", ms: 1000}, // retried: a new connection
+			},
+			want:      `end rst`,
+			wantClose: `end rst`,
+		},
+		{
+			name: "a lone RST",
+			steps: []step{
+				{side: A, off: 77, flags: "R"},
+			},
+			want:      `end rst`,
+			wantClose: `end rst`,
+		},
+		{
 			name: "FIN from one side only: ends at Close",
 			steps: cat(handshake(), []step{
 				{side: A, off: 1, payload: "bye", flags: "FA", ack: 1},
@@ -545,6 +563,41 @@ func TestDataTimes(t *testing.T) {
 		}
 		if got := h.recs[0].times[i]; !got.Equal(t0.Add(time.Duration(ms) * time.Millisecond)) {
 			t.Errorf("event %d (%s) at %v, want +%dms", i, h.recs[0].evs[i], got.Sub(t0), ms)
+		}
+	}
+}
+
+// Buffered data stays within MaxBufferedPagesTotal however many connections
+// have holes.
+func TestBufferedPagesBounded(t *testing.T) {
+	cfg := testCfg
+	cfg.MaxBufferedPagesTotal = 50
+	cfg.MaxBufferedPagesPerConn = 1000
+	cfg.GapTimeout = time.Hour
+	h := newHarness(t, cfg, 1000, 5000)
+	payload := strings.Repeat("x", 1000)
+	max := 0
+	for conn := 0; conn < 20; conn++ {
+		h.run([]step{{side: SideA, off: 1, payload: "a", conn: conn}})
+	}
+	for i := 0; i < 2000; i++ {
+		// Byte 2 of each connection is never captured.
+		h.run([]step{{side: SideA, off: uint32(3 + 1000*(i/20)), payload: payload, conn: i % 20, ms: i}})
+		if used := h.r.totalPagesUsed(); used > max {
+			max = used
+		}
+	}
+	t.Logf("at most %d pages in use", max)
+	if max < 0 || max > cfg.MaxBufferedPagesTotal {
+		t.Errorf("pages in use reached %d, limit %d", max, cfg.MaxBufferedPagesTotal)
+	}
+	if st := h.r.Stats(); st.TotalPageLimitGaps == 0 || st.Gaps == 0 {
+		t.Errorf("limit never hit: %+v", st)
+	}
+	h.r.Close()
+	for i := range h.recs {
+		if h.recs[i].ended != 1 {
+			t.Errorf("conn %d not ended once", i+1)
 		}
 	}
 }
