@@ -18,7 +18,13 @@ func (h *countHandler) End(time.Time)                      {}
 // BenchmarkInOrder feeds one long connection: side A sends MSS-sized
 // segments, each acknowledged by a pure ACK of side B, and B answers with a
 // 200-byte segment every 10 segments of A. Bytes are payload bytes.
-func BenchmarkInOrder(b *testing.B) {
+func BenchmarkInOrder(b *testing.B) { benchStream(b, false) }
+
+// BenchmarkReordered is BenchmarkInOrder with every two segments of A
+// swapped, so that half of them are buffered.
+func BenchmarkReordered(b *testing.B) { benchStream(b, true) }
+
+func benchStream(b *testing.B, swap bool) {
 	const mss, round = 1460, 1000
 	ipA, ipB := net.IPv4(10, 0, 0, 1).To4(), net.IPv4(10, 0, 0, 2).To4()
 	fAB := gopacket.NewFlow(layers.EndpointIPv4, ipA, ipB)
@@ -49,6 +55,11 @@ func BenchmarkInOrder(b *testing.B) {
 			payloadPerRound += int64(len(payB))
 		}
 		segs = append(segs, seg{fBA, ack})
+	}
+	if swap {
+		for i := 4; i+2 < len(segs); i += 4 { // the first segment starts the stream
+			segs[i], segs[i+2] = segs[i+2], segs[i]
+		}
 	}
 	h := &countHandler{}
 	r := New(Config{}, func(*Conn) Handler { return h })
