@@ -1,0 +1,38 @@
+// Command wsdump shows the WebSocket traffic in a capture file: handshakes,
+// frames, messages, close handshakes and protocol violations.
+//
+//	wsdump -r capture.pcapng
+//
+// See wsdump --help for every option.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	os.Exit(mainExit())
+}
+
+func mainExit() int {
+	cfg, err := parseArgs(os.Args[1:], os.Stdout, os.Getenv)
+	if err != nil {
+		if errors.Is(err, errHelp) {
+			return 0
+		}
+		fmt.Fprintf(os.Stderr, "wsdump: %v\nTry 'wsdump --help' for more information.\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "wsdump: %v\n", err)
+		return 1
+	}
+	return 0
+}

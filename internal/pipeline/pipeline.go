@@ -1,0 +1,218 @@
+// Package pipeline wires the stages of wsdump together: a packet source, the
+// link-layer decoder, the TCP reassembler and one dissector per conversation,
+// whose events go to a sink.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"time"
+
+	"github.com/wsdump/wsdump/capture"
+	"github.com/wsdump/wsdump/dissect"
+	"github.com/wsdump/wsdump/reassembly"
+)
+
+// Config is what a run needs beyond its source and sink.
+type Config struct {
+	Dissect    dissect.Config
+	Reassembly reassembly.Config
+	// WSPorts are TCP ports decoded as WebSocket from the first byte, without
+	// a handshake (like Wireshark's Decode As).
+	WSPorts []uint16
+	// MaxPackets stops after this many packets (0: no limit).
+	MaxPackets uint64
+}
+
+// Stats counts what a run saw.
+type Stats struct {
+	Capture       capture.DecodeStats
+	Reassembly    reassembly.Stats
+	Conversations uint64 // TCP conversations ended
+	WebSockets    uint64 // of which spoke WebSocket
+	Handshakes    uint64
+	Messages      uint64
+	Frames        uint64
+	Violations    uint64
+	Gaps          uint64
+	First, Last   time.Time // capture times of the first and last packet
+}
+
+// Run reads src to its end (or until ctx is done or MaxPackets is reached),
+// and sends every event to sink. Conversations still open at the end are
+// ended, so nothing decoded is lost. The error is the source's, for a damaged
+// input; the stats cover everything read before it.
+func Run(ctx context.Context, src capture.Source, cfg Config, sink dissect.Sink) (Stats, error) {
+	p := &pipe{cfg: cfg, dcfg: cfg.Dissect}
+	p.sink = countingSink{next: sink, st: &p.st}
+	dec := capture.NewDecoder()
+	r := reassembly.New(cfg.Reassembly, p.newConv)
+	var err error
+	done := ctx.Done()
+	var n uint64
+	for {
+		if n&255 == 0 && done != nil {
+			select {
+			case <-done:
+				err = ctx.Err()
+			default:
+			}
+			if err != nil {
+				err = nil // an interrupt is a normal end
+				break
+			}
+		}
+		if cfg.MaxPackets > 0 && n >= cfg.MaxPackets {
+			break
+		}
+		pkt, e := src.Next()
+		if e != nil {
+			if !errors.Is(e, io.EOF) {
+				err = e
+			}
+			break
+		}
+		n++
+		if p.st.First.IsZero() {
+			p.st.First = pkt.Timestamp
+		}
+		if pkt.Timestamp.After(p.st.Last) {
+			p.st.Last = pkt.Timestamp
+		}
+		seg, ok := dec.Decode(pkt)
+		if !ok {
+			continue
+		}
+		r.Add(seg.NetFlow, seg.TCP, seg.Timestamp)
+	}
+	r.Close()
+	p.st.Capture = dec.Stats()
+	p.st.Reassembly = r.Stats()
+	return p.st, err
+}
+
+type pipe struct {
+	cfg  Config
+	dcfg dissect.Config
+	sink countingSink
+	st   Stats
+}
+
+func (p *pipe) isWSPort(port uint16) bool {
+	for _, q := range p.cfg.WSPorts {
+		if q == port {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *pipe) newConv(c *reassembly.Conn) reassembly.Handler {
+	h := &conv{p: p, rc: c}
+	h.ref = dissect.ConvRef{ID: c.ID, Client: addrString(c.A), Server: addrString(c.B)}
+	var opt dissect.ConvOptions
+	if p.isWSPort(c.B.Port()) {
+		opt.AssumeWebSocket = true
+	} else if p.isWSPort(c.A.Port()) {
+		opt.AssumeWebSocket = true
+		opt.ClientSide = 1
+	}
+	h.d = dissect.NewConversation(&p.dcfg, &h.ref, p.sink, opt)
+	return h
+}
+
+func addrString(a netip.AddrPort) string {
+	return a.String()
+}
+
+// conv joins one reassembled connection to its dissector.
+type conv struct {
+	p   *pipe
+	rc  *reassembly.Conn
+	ref dissect.ConvRef
+	d   *dissect.Conversation
+}
+
+func (c *conv) Data(side reassembly.Side, data []byte, t time.Time) {
+	c.d.Feed(int(side), data, t)
+}
+
+func (c *conv) Gap(side reassembly.Side, n uint64, t time.Time) {
+	c.d.Gap(int(side), n, t)
+}
+
+func (c *conv) End(t time.Time) {
+	sum := c.d.End(endReason(c.rc.End), t)
+	sum.Start = c.rc.Start
+	sum.End = c.rc.Last
+	for side := 0; side < 2; side++ {
+		d := side
+		if c.ref.Swapped {
+			d = 1 - side
+		}
+		rs := &c.rc.Stats[side]
+		sum.TCP[d] = dissect.TCPStats{
+			Packets:  rs.Packets,
+			Bytes:    rs.Bytes,
+			Gaps:     rs.Gaps,
+			GapBytes: rs.GapBytes,
+			FIN:      rs.FIN,
+			RST:      rs.RST,
+		}
+	}
+	c.p.st.Conversations++
+	if sum.IsWebSocket {
+		c.p.st.WebSockets++
+	}
+	c.p.sink.next.End(&c.ref, sum)
+}
+
+func endReason(r reassembly.EndReason) dissect.EndReason {
+	switch r {
+	case reassembly.EndFIN:
+		return dissect.EndFIN
+	case reassembly.EndRST:
+		return dissect.EndRST
+	case reassembly.EndTimeout:
+		return dissect.EndTimeout
+	case reassembly.EndCapture:
+		return dissect.EndCapture
+	}
+	return dissect.EndUnknown
+}
+
+// countingSink counts events on their way to the real sink.
+type countingSink struct {
+	next dissect.Sink
+	st   *Stats
+}
+
+func (s countingSink) Handshake(c *dissect.ConvRef, h *dissect.Handshake) {
+	s.st.Handshakes++
+	s.next.Handshake(c, h)
+}
+func (s countingSink) Frame(c *dissect.ConvRef, f *dissect.Frame) {
+	s.st.Frames++
+	s.next.Frame(c, f)
+}
+func (s countingSink) Message(c *dissect.ConvRef, m *dissect.Message) {
+	s.st.Messages++
+	s.next.Message(c, m)
+}
+func (s countingSink) Violation(c *dissect.ConvRef, v *dissect.Violation) {
+	s.st.Violations++
+	s.next.Violation(c, v)
+}
+func (s countingSink) Gap(c *dissect.ConvRef, g *dissect.Gap) {
+	s.st.Gaps++
+	s.next.Gap(c, g)
+}
+func (s countingSink) End(c *dissect.ConvRef, sum *dissect.Summary) {
+	s.next.End(c, sum)
+}
+
+// String renders a one-line description of an error position, for messages.
+func describe(err error) string { return fmt.Sprint(err) }
