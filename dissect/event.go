@@ -362,6 +362,7 @@ const (
 	EndRST               // a RST was seen
 	EndTimeout           // idle for longer than the idle timeout
 	EndCapture           // still open when the input ended
+	EndReused            // a new connection reused the addresses and ports
 )
 
 func (r EndReason) String() string {
@@ -374,6 +375,8 @@ func (r EndReason) String() string {
 		return "timeout"
 	case EndCapture:
 		return "open"
+	case EndReused:
+		return "reused"
 	}
 	return "unknown"
 }
@@ -407,4 +410,16 @@ type Summary struct {
 	EndReason   EndReason
 	Close       CloseInfo
 	Stats       [2]DirStats // indexed by Direction
+	// TCP holds the transport counts of each direction. The dissector sees
+	// only bytes; the owner of the conversation fills these in.
+	TCP [2]TCPStats
+}
+
+// TCPStats are the transport-level counts of one direction of a connection.
+type TCPStats struct {
+	Packets  uint64 // TCP segments seen
+	Bytes    uint64 // TCP payload bytes seen, retransmissions included
+	Gaps     uint64 // times bytes were lost
+	GapBytes uint64 // bytes lost
+	FIN, RST bool
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wsdump/wsdump/capture"
+	"github.com/wsdump/wsdump/dissect"
 	"github.com/wsdump/wsdump/internal/pipeline"
 	"github.com/wsdump/wsdump/report"
 )
@@ -45,7 +46,7 @@ func run(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Wr
 	})
 
 	pc := pipeline.Config{WSPorts: cfg.wsPorts, MaxPackets: cfg.count}
-	pc.Dissect = defaultDissectConfig()
+	pc.Dissect = dissect.DefaultConfig()
 	pc.Dissect.MaxPayload = cfg.maxPayload
 	st, runErr := pipeline.Run(ctx, src, pc, text)
 	outErr := text.Flush()
@@ -83,7 +84,12 @@ func printStats(w io.Writer, cfg *config, st *pipeline.Stats) {
 	}
 	fmt.Fprintf(&b, "%d TCP conversations, %d WebSocket; %d handshakes, %d messages, %d frames, %d violations\n",
 		st.Conversations, st.WebSockets, st.Handshakes, st.Messages, st.Frames, st.Violations)
-	fmt.Fprintf(&b, "reassembly: %s\n", r.String())
+	fmt.Fprintf(&b, "reassembly: %d bytes in order, %d out of order, %d retransmitted or overlapping, %d gaps (%d bytes), %d keep-alives",
+		r.Delivered, r.OutOfOrder, r.Retransmitted, r.Gaps, r.GapBytes, r.KeepAlives)
+	if r.ConnLimitDrops > 0 || r.PageLimitGaps > 0 {
+		fmt.Fprintf(&b, "; limits hit: %d segments over the connection limit, %d holes given up at the buffer limit", r.ConnLimitDrops, r.PageLimitGaps)
+	}
+	b.WriteByte('\n')
 	if cfg.verbose && !st.First.IsZero() {
 		fmt.Fprintf(&b, "capture time: %s to %s\n", st.First.UTC().Format(time.RFC3339Nano), st.Last.UTC().Format(time.RFC3339Nano))
 	}

@@ -118,7 +118,7 @@ func tsharkWebSocketFrames(t *testing.T, path string) []tsharkFrame {
 				i64++
 			}
 			res = append(res, tsharkFrame{src: src, dst: dst, frame: num, mask: masks[i] == "1",
-				key: frameKey{Fin: fins[i] == "1", Rsv: uint8(rsv >> 4), Opcode: dissect.Opcode(op), Length: n}})
+				key: frameKey{Fin: fins[i] == "1", Rsv: uint8(rsv), Opcode: dissect.Opcode(op), Length: n}})
 		}
 	}
 	return res
@@ -321,8 +321,9 @@ func TestCorpusPeerExpectations(t *testing.T) {
 		if got := msgs(c, dissect.FromClient, dissect.OpText); !slices.Equal(got, []string{"MALWARE_DOWNLOAD cmd.exe /c powershell -enc AAAA"}) {
 			t.Errorf("client text %q", got)
 		}
-		if v := c.codes(); len(v) != 0 {
-			t.Errorf("violations %q; want none", v)
+		// The crafted request's key decodes to 18 bytes, not 16.
+		if v := c.codes(); !slices.Equal(v, []string{"ws.bad_key"}) {
+			t.Errorf("violations %q; want [ws.bad_key]", v)
 		}
 	})
 	t.Run("suricata/websocket-ping", func(t *testing.T) {

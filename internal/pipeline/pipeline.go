@@ -6,7 +6,6 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/netip"
 	"time"
@@ -113,7 +112,7 @@ func (p *pipe) isWSPort(port uint16) bool {
 func (p *pipe) newConv(c *reassembly.Conn) reassembly.Handler {
 	h := &conv{p: p, rc: c}
 	h.ref = dissect.ConvRef{ID: c.ID, Client: addrString(c.A), Server: addrString(c.B)}
-	var opt dissect.ConvOptions
+	opt := dissect.ConvOptions{RolesKnown: c.RolesFromSYN}
 	if p.isWSPort(c.B.Port()) {
 		opt.AssumeWebSocket = true
 	} else if p.isWSPort(c.A.Port()) {
@@ -178,6 +177,8 @@ func endReason(r reassembly.EndReason) dissect.EndReason {
 		return dissect.EndRST
 	case reassembly.EndTimeout:
 		return dissect.EndTimeout
+	case reassembly.EndReused:
+		return dissect.EndReused
 	case reassembly.EndCapture:
 		return dissect.EndCapture
 	}
@@ -213,6 +214,3 @@ func (s countingSink) Gap(c *dissect.ConvRef, g *dissect.Gap) {
 func (s countingSink) End(c *dissect.ConvRef, sum *dissect.Summary) {
 	s.next.End(c, sum)
 }
-
-// String renders a one-line description of an error position, for messages.
-func describe(err error) string { return fmt.Sprint(err) }

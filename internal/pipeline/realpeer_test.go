@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -187,6 +188,10 @@ func TestRealPeersLoopback(t *testing.T) {
 	script := peerScript()
 	runPeerClient(t, fmt.Sprintf("ws://127.0.0.1:%d/echo?x=1", port), &websocket.DialOptions{Subprotocols: []string{"echo", "other"}}, script)
 	path := td.Stop(t)
+	if dst := os.Getenv("WSDUMP_KEEP_CAPTURE"); dst != "" {
+		b, _ := os.ReadFile(path)
+		os.WriteFile(dst, b, 0o644)
+	}
 
 	cfg := Config{Dissect: dissect.DefaultConfig()}
 	cfg.Dissect.MaxPayload = 0

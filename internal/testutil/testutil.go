@@ -102,7 +102,7 @@ func StartTcpdump(t testing.TB, iface, filter string) *Tcpdump {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-i", iface, "-U", "-n", "-s", "0", "-w", path, filter)
+	cmd := exec.Command(bin, "-i", iface, "-U", "--immediate-mode", "-n", "-s", "0", "-B", "32768", "-w", path, filter)
 	cmd.Stderr = pw
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("tcpdump: %v", err)
