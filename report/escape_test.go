@@ -26,7 +26,7 @@ func TestAppendSafe(t *testing.T) {
 		{"héllo → 世界", 0, "héllo → 世界"},
 		{"bad \xff\xfe utf8", 0, `bad \xff\xfe utf8`},
 		{"abcdef", 3, "abc…"},
-		{"ab世", 3, "ab…"},   // a rune cut by the limit is not shown as bad bytes
+		{"ab世", 3, "ab…"},       // a rune cut by the limit is not shown as bad bytes
 		{"ab\xff", 3, `ab\xff`}, // a whole bad byte is
 		{"", 0, ""},
 	}
