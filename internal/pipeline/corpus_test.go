@@ -514,3 +514,36 @@ func followHexPayloads(t *testing.T, path string) []string {
 	flush()
 	return out
 }
+
+// TestCorpusViolations checks the violations wsdump finds in the shared
+// corpus: exactly the protocol breaks the captures are known for, and none
+// in the clean ones.
+func TestCorpusViolations(t *testing.T) {
+	dir := testutil.SharedDir(t)
+	for _, tc := range []struct {
+		pcap string
+		want []string // violation codes with direction, in order
+	}{
+		{"zeek/wrong-accept-header.pcap", []string{"server ws.accept_mismatch"}},
+		// 258 bytes of close payload with a 64-bit length where 16 bits do.
+		{"zeek/oversized-close-frame.pcapng", []string{"server ws.control_frame_too_long", "server ws.non_minimal_length"}},
+		{"zeek/wstunnel-http.pcap", []string{"client ws.client_frame_unmasked", "client ws.client_frame_unmasked"}},
+		{"suricata-verify/websocket-ping/input.pcap", []string{"client ws.client_frame_unmasked"}},
+		{"zeek/jupyter-websocket.pcap", nil},
+		{"zeek/broker-websocket.pcap", nil},
+		{"pcap2har/websocket.pcap", nil},
+	} {
+		t.Run(tc.pcap, func(t *testing.T) {
+			sink, _ := runFile(t, filepath.Join(dir, tc.pcap), Config{})
+			var got []string
+			for _, c := range sink.convs {
+				for _, v := range c.violations {
+					got = append(got, v.Dir.String()+" "+v.Code)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("violations %q; want %q\n%s", got, tc.want, sink.dump())
+			}
+		})
+	}
+}
