@@ -55,7 +55,7 @@ Options:
   -h, --help         print this help and exit
 
 Examples:
-  wsdump -r testdata/pcaps/rfc6455-basic.pcap
+  wsdump -r testdata/pcaps/ws-ethernet-ipv4.pcap
   wsdump -r capture.pcapng.gz -v -x
   wsdump -r capture.pcap -q
   tcpdump -w - port 8080 | wsdump -r -

@@ -113,11 +113,16 @@ func (p *pipe) newConv(c *reassembly.Conn) reassembly.Handler {
 	h := &conv{p: p, rc: c}
 	h.ref = dissect.ConvRef{ID: c.ID, Client: addrString(c.A), Server: addrString(c.B)}
 	opt := dissect.ConvOptions{RolesKnown: c.RolesFromSYN}
-	if p.isWSPort(c.B.Port()) {
+	switch {
+	case p.isWSPort(c.B.Port()):
 		opt.AssumeWebSocket = true
-	} else if p.isWSPort(c.A.Port()) {
+	case p.isWSPort(c.A.Port()):
 		opt.AssumeWebSocket = true
-		opt.ClientSide = 1
+		if !c.RolesFromSYN {
+			// Until a frame's mask bit says otherwise, the side on the
+			// WebSocket port is the server.
+			opt.ClientSide = 1
+		}
 	}
 	h.d = dissect.NewConversation(&p.dcfg, &h.ref, p.sink, opt)
 	return h
