@@ -1,8 +1,6 @@
 package pipeline
 
 import (
-	"errors"
-	"io"
 	"math/rand"
 	"path/filepath"
 	"slices"
@@ -10,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsdump/wsdump/capture"
 	"github.com/wsdump/wsdump/dissect"
 	"github.com/wsdump/wsdump/internal/testutil"
 	"github.com/wsdump/wsdump/reassembly"
@@ -50,27 +47,8 @@ func (c *recordedConn) End(t time.Time) { c.endT = t }
 // recordStreams reassembles a capture and keeps every handler call.
 func recordStreams(t *testing.T, path string) []*recordedConn {
 	t.Helper()
-	src, err := capture.OpenFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dec := capture.NewDecoder()
 	rec := &callRecorder{}
-	r := reassembly.New(reassembly.Config{}, rec.factory)
-	for {
-		p, err := src.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if seg, ok := dec.Decode(p); ok {
-			r.Add(seg.NetFlow, seg.TCP, seg.Timestamp)
-		}
-	}
-	r.Close()
+	reassembleWith(t, path, rec.factory)
 	return rec.conns
 }
 

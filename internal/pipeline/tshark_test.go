@@ -52,8 +52,8 @@ func (c *recConn) Data(s reassembly.Side, b []byte, _ time.Time) {
 func (c *recConn) Gap(s reassembly.Side, n uint64, _ time.Time) { c.gaps[s] += n }
 func (c *recConn) End(time.Time)                                { c.end++ }
 
-// reassembleFile runs a capture through capture and reassembly only.
-func reassembleFile(t *testing.T, path string) *recorder {
+// reassembleWith runs a capture through capture and reassembly only.
+func reassembleWith(t *testing.T, path string, f reassembly.Factory) {
 	t.Helper()
 	src, err := capture.OpenFile(path)
 	if err != nil {
@@ -61,8 +61,7 @@ func reassembleFile(t *testing.T, path string) *recorder {
 	}
 	defer src.Close()
 	dec := capture.NewDecoder()
-	rec := &recorder{}
-	r := reassembly.New(reassembly.Config{}, rec.factory)
+	r := reassembly.New(reassembly.Config{}, f)
 	for {
 		p, err := src.Next()
 		if errors.Is(err, io.EOF) {
@@ -76,6 +75,13 @@ func reassembleFile(t *testing.T, path string) *recorder {
 		}
 	}
 	r.Close()
+}
+
+// reassembleFile keeps every byte of every connection of a capture.
+func reassembleFile(t *testing.T, path string) *recorder {
+	t.Helper()
+	rec := &recorder{}
+	reassembleWith(t, path, rec.factory)
 	for _, c := range rec.conns {
 		if c.end != 1 {
 			t.Errorf("%s: conversation %d ended %d times; want 1", path, c.c.ID, c.end)
