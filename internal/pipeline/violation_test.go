@@ -404,3 +404,363 @@ func TestCloseCodesEndToEnd(t *testing.T) {
 		})
 	}
 }
+
+// baseRequest and baseResponse are the header lines of a valid RFC 6455
+// upgrade (request line and status line first).
+func baseRequest() []string {
+	return []string{
+		"GET /chat HTTP/1.1",
+		"Host: example.com",
+		"Upgrade: websocket",
+		"Connection: Upgrade",
+		"Sec-WebSocket-Key: " + pcaptest.DemoKey,
+		"Sec-WebSocket-Version: 13",
+	}
+}
+
+func baseResponse() []string {
+	return []string{
+		"HTTP/1.1 101 Switching Protocols",
+		"Upgrade: websocket",
+		"Connection: Upgrade",
+		"Sec-WebSocket-Accept: " + pcaptest.AcceptKey(pcaptest.DemoKey),
+	}
+}
+
+// setHeader replaces the header line called name (case-sensitive prefix
+// "name:") by "name: value", removes it when value is "-", or appends it
+// when absent.
+func setHeader(lines []string, name, value string) []string {
+	out := lines[:0:0]
+	found := false
+	for _, l := range lines {
+		if strings.HasPrefix(l, name+":") {
+			found = true
+			if value != "-" {
+				out = append(out, name+": "+value)
+			}
+			continue
+		}
+		out = append(out, l)
+	}
+	if !found && value != "-" {
+		out = append(out, name+": "+value)
+	}
+	return out
+}
+
+// firstLine replaces the request or status line.
+func firstLine(lines []string, l string) []string {
+	out := append([]string(nil), lines...)
+	out[0] = l
+	return out
+}
+
+// The hixie-76 handshake of draft-hixie-thewebsocketprotocol-76 §1.3, whose
+// keys give the answer "8jKS'y:G*Co,Wxa-".
+func hixie76Request(key1, key2 string) []byte {
+	return append(httpLines(
+		"GET /demo HTTP/1.1",
+		"Host: example.com",
+		"Connection: Upgrade",
+		"Sec-WebSocket-Key2: "+key2,
+		"Sec-WebSocket-Protocol: sample",
+		"Upgrade: WebSocket",
+		"Sec-WebSocket-Key1: "+key1,
+		"Origin: http://example.com",
+	), "^n:ds[4U"...)
+}
+
+func hixie76Response(answer string) []byte {
+	return append(httpLines(
+		"HTTP/1.1 101 WebSocket Protocol Handshake",
+		"Upgrade: WebSocket",
+		"Connection: Upgrade",
+		"Sec-WebSocket-Origin: http://example.com",
+		"Sec-WebSocket-Location: ws://example.com/demo",
+		"Sec-WebSocket-Protocol: sample",
+	), answer...)
+}
+
+const (
+	hixieKey1   = "4 @1  46546xW%0l 1 5"
+	hixieKey2   = "12998 5 Y3 1  .P00"
+	hixieAnswer = "8jKS'y:G*Co,Wxa-"
+)
+
+type handshakeCase struct {
+	name      string
+	req, resp []byte // resp nil: never answered
+	cfg       Config
+	want      []wantViol
+	upgraded  bool
+	proto     dissect.Protocol
+	// rfcFrames sends an RFC 6455 text message "hi" each way after an
+	// upgrade and expects both decoded.
+	rfcFrames bool
+	check     func(t *testing.T, h *dissect.Handshake)
+}
+
+func handshakeCases() []handshakeCase {
+	req := func(lines ...string) []byte { return httpLines(lines...) }
+	refused := httpLines("HTTP/1.1 403 Forbidden", "Content-Length: 0")
+	return []handshakeCase{
+		{
+			name: "valid", req: req(baseRequest()...), resp: req(baseResponse()...),
+			upgraded: true, rfcFrames: true,
+			check: func(t *testing.T, h *dissect.Handshake) {
+				if !h.AcceptValid {
+					t.Errorf("AcceptValid = false for a correct accept value")
+				}
+			},
+		},
+		{
+			name: "accept mismatch", req: req(baseRequest()...),
+			resp:     req(setHeader(baseResponse(), "Sec-WebSocket-Accept", "AAAAAAAAAAAAAAAAAAAAAAAAAAA=")...),
+			want:     []wantViol{{"ws.accept_mismatch", srv, -1}},
+			upgraded: true, rfcFrames: true,
+			check: func(t *testing.T, h *dissect.Handshake) {
+				if h.AcceptValid || h.ExpectedAccept != pcaptest.AcceptKey(pcaptest.DemoKey) {
+					t.Errorf("AcceptValid=%v ExpectedAccept=%q", h.AcceptValid, h.ExpectedAccept)
+				}
+			},
+		},
+		{
+			name: "missing accept", req: req(baseRequest()...),
+			resp:     req(setHeader(baseResponse(), "Sec-WebSocket-Accept", "-")...),
+			want:     []wantViol{{"ws.missing_accept", srv, -1}},
+			upgraded: true, rfcFrames: true,
+		},
+		{
+			name: "missing key", req: req(setHeader(baseRequest(), "Sec-WebSocket-Key", "-")...),
+			resp:     req(baseResponse()...),
+			want:     []wantViol{{"ws.missing_key", cli, -1}},
+			upgraded: true, rfcFrames: true,
+		},
+		{
+			name: "key not 16 bytes", req: req(setHeader(baseRequest(), "Sec-WebSocket-Key", "c2hvcnQ=")...),
+			resp:     req(setHeader(baseResponse(), "Sec-WebSocket-Accept", pcaptest.AcceptKey("c2hvcnQ="))...),
+			want:     []wantViol{{"ws.bad_key", cli, -1}},
+			upgraded: true, rfcFrames: true,
+		},
+		{
+			name: "version 8", req: req(setHeader(baseRequest(), "Sec-WebSocket-Version", "8")...),
+			resp:     req(baseResponse()...),
+			want:     []wantViol{{"ws.bad_version", cli, -1}},
+			upgraded: true, rfcFrames: true,
+		},
+		{
+			name: "no version", req: req(setHeader(baseRequest(), "Sec-WebSocket-Version", "-")...),
+			resp:     req(baseResponse()...),
+			want:     []wantViol{{"ws.bad_version", cli, -1}},
+			upgraded: true, rfcFrames: true,
+		},
+		{
+			name: "method not GET", req: req(firstLine(baseRequest(), "POST /chat HTTP/1.1")...),
+			resp:     req(baseResponse()...),
+			want:     []wantViol{{"ws.method_not_get", cli, -1}},
+			upgraded: true, rfcFrames: true,
+		},
+		{
+			name: "HTTP/1.0 request", req: req(firstLine(baseRequest(), "GET /chat HTTP/1.0")...),
+			resp:     req(baseResponse()...),
+			want:     []wantViol{{"ws.http_version", cli, -1}},
+			upgraded: true, rfcFrames: true,
+		},
+		{
+			name: "Connection without upgrade", req: req(setHeader(baseRequest(), "Connection", "keep-alive")...),
+			resp:     req(baseResponse()...),
+			want:     []wantViol{{"ws.connection_not_upgrade", cli, -1}},
+			upgraded: true, rfcFrames: true,
+		},
+		{
+			name: "every request fault at once",
+			req: req(setHeader(setHeader(setHeader(firstLine(baseRequest(), "PUT /chat HTTP/1.0"),
+				"Connection", "close"), "Sec-WebSocket-Key", "-"), "Sec-WebSocket-Version", "-")...),
+			resp: req(baseResponse()...),
+			want: []wantViol{
+				{"ws.method_not_get", cli, -1}, {"ws.http_version", cli, -1},
+				{"ws.connection_not_upgrade", cli, -1}, {"ws.missing_key", cli, -1},
+				{"ws.bad_version", cli, -1},
+			},
+			upgraded: true, rfcFrames: true,
+		},
+		{
+			name: "101 without Upgrade header", req: req(baseRequest()...),
+			resp:     req(setHeader(baseResponse(), "Upgrade", "-")...),
+			want:     []wantViol{{"ws.bad_upgrade_response", srv, -1}},
+			upgraded: true, rfcFrames: true,
+		},
+		{
+			name: "subprotocol not offered",
+			req:  req(setHeader(baseRequest(), "Sec-WebSocket-Protocol", "chat, json")...),
+			resp: req(setHeader(baseResponse(), "Sec-WebSocket-Protocol", "superchat")...),
+			want: []wantViol{{"ws.subprotocol_not_offered", srv, -1}}, upgraded: true, rfcFrames: true,
+		},
+		{
+			name: "subprotocol when none was offered",
+			req:  req(baseRequest()...),
+			resp: req(setHeader(baseResponse(), "Sec-WebSocket-Protocol", "chat")...),
+			want: []wantViol{{"ws.subprotocol_not_offered", srv, -1}}, upgraded: true, rfcFrames: true,
+		},
+		{
+			name:     "offered subprotocol selected",
+			req:      req(setHeader(baseRequest(), "Sec-WebSocket-Protocol", "chat, json")...),
+			resp:     req(setHeader(baseResponse(), "Sec-WebSocket-Protocol", "json")...),
+			upgraded: true, rfcFrames: true,
+			check: func(t *testing.T, h *dissect.Handshake) {
+				if h.Subprotocol != "json" || strings.Join(h.OfferedSubprotocols, ",") != "chat,json" {
+					t.Errorf("Subprotocol %q offered %q", h.Subprotocol, h.OfferedSubprotocols)
+				}
+			},
+		},
+		{
+			name: "extension not offered",
+			req:  req(baseRequest()...),
+			resp: req(setHeader(baseResponse(), "Sec-WebSocket-Extensions", "x-custom; level=2")...),
+			want: []wantViol{{"ws.extension_not_offered", srv, -1}}, upgraded: true, rfcFrames: true,
+		},
+		{
+			name: "permessage-deflate not offered",
+			req:  req(setHeader(baseRequest(), "Sec-WebSocket-Extensions", "x-other")...),
+			resp: req(setHeader(baseResponse(), "Sec-WebSocket-Extensions", "permessage-deflate")...),
+			want: []wantViol{{"ws.extension_not_offered", srv, -1}}, upgraded: true, rfcFrames: true,
+		},
+		{
+			name: "deflate window bits out of range",
+			req:  req(setHeader(baseRequest(), "Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits")...),
+			resp: req(setHeader(baseResponse(), "Sec-WebSocket-Extensions", "permessage-deflate; server_max_window_bits=7")...),
+			want: []wantViol{{"ws.deflate_params_invalid", srv, -1}}, upgraded: true, rfcFrames: true,
+		},
+		{
+			name: "request extensions malformed",
+			req:  req(setHeader(baseRequest(), "Sec-WebSocket-Extensions", "permessage-deflate;;")...),
+			resp: req(baseResponse()...),
+			want: []wantViol{{"ws.extensions_malformed", cli, -1}}, upgraded: true, rfcFrames: true,
+		},
+		{
+			name: "response extensions malformed",
+			req:  req(setHeader(baseRequest(), "Sec-WebSocket-Extensions", "permessage-deflate")...),
+			resp: req(setHeader(baseResponse(), "Sec-WebSocket-Extensions", "=x")...),
+			want: []wantViol{{"ws.extensions_malformed", srv, -1}}, upgraded: true, rfcFrames: true,
+		},
+		{
+			name: "upgrade refused", req: req(baseRequest()...), resp: refused,
+			want: []wantViol{{"ws.upgrade_refused", srv, -1}},
+			check: func(t *testing.T, h *dissect.Handshake) {
+				if h.Response == nil || h.Response.StatusCode != 403 || h.Response.Reason != "Forbidden" {
+					t.Errorf("response %+v, want 403 Forbidden", h.Response)
+				}
+			},
+		},
+		{
+			name: "upgrade not answered", req: req(baseRequest()...),
+			want: []wantViol{{"ws.upgrade_not_answered", cli, -1}},
+			check: func(t *testing.T, h *dissect.Handshake) {
+				if h.Response != nil {
+					t.Errorf("response %+v, want none", h.Response)
+				}
+			},
+		},
+		{
+			name: "header line without a colon",
+			req:  req(append(baseRequest(), "NoColonHere")...),
+			resp: req(baseResponse()...),
+			want: []wantViol{{"http.malformed", cli, -1}}, upgraded: true, rfcFrames: true,
+		},
+		{
+			name: "header block over the limit",
+			req:  req(setHeader(baseRequest(), "X-Pad", strings.Repeat("x", 300))...),
+			resp: req(baseResponse()...),
+			cfg:  Config{Dissect: dissect.Config{MaxHeaderBlock: 256, MaxPayload: 1 << 10, MaxInflate: 1 << 20, MaxFragments: 16}},
+			want: []wantViol{{"http.header_too_large", cli, -1}},
+		},
+		{
+			name: "hixie-76", req: hixie76Request(hixieKey1, hixieKey2), resp: hixie76Response(hixieAnswer),
+			upgraded: true, proto: dissect.ProtoHixie76,
+			check: func(t *testing.T, h *dissect.Handshake) {
+				if !h.ChallengeValid || string(h.ChallengeAnswer) != hixieAnswer || string(h.Key3) != "^n:ds[4U" {
+					t.Errorf("ChallengeValid=%v answer %q key3 %q", h.ChallengeValid, h.ChallengeAnswer, h.Key3)
+				}
+			},
+		},
+		{
+			name: "hixie-76 challenge mismatch", req: hixie76Request(hixieKey1, hixieKey2),
+			resp: hixie76Response("0123456789abcdef"), upgraded: true, proto: dissect.ProtoHixie76,
+			want: []wantViol{{"ws.challenge_mismatch", srv, -1}},
+		},
+		{
+			name: "hixie-76 key without spaces", req: hixie76Request("12345", hixieKey2),
+			resp: hixie76Response(hixieAnswer), upgraded: true, proto: dissect.ProtoHixie76,
+			want: []wantViol{{"ws.hixie_key_no_spaces", cli, -1}},
+		},
+		{
+			name: "hixie-76 key not divisible", req: hixie76Request(hixieKey1, "1 2 3"),
+			resp: hixie76Response(hixieAnswer), upgraded: true, proto: dissect.ProtoHixie76,
+			want: []wantViol{{"ws.hixie_key_not_divisible", cli, -1}},
+		},
+		{
+			name: "hixie-76 key without digits", req: hixie76Request("a b", "c d"),
+			resp: hixie76Response(hixieAnswer), upgraded: true, proto: dissect.ProtoHixie76,
+			want: []wantViol{{"ws.hixie_key_invalid", cli, -1}, {"ws.hixie_key_invalid", cli, -1}},
+		},
+		{
+			name: "hixie-75",
+			req: req("GET /demo HTTP/1.1", "Upgrade: WebSocket", "Connection: Upgrade",
+				"Host: example.com", "Origin: http://example.com"),
+			resp: req("HTTP/1.1 101 Web Socket Protocol Handshake", "Upgrade: WebSocket", "Connection: Upgrade",
+				"WebSocket-Origin: http://example.com", "WebSocket-Location: ws://example.com/demo"),
+			upgraded: true, proto: dissect.ProtoHixie75,
+		},
+	}
+}
+
+// TestHandshakeViolationsEndToEnd writes one conversation per handshake
+// fault and checks the exact violations, whether the upgrade happened, and
+// that the frames after it are decoded.
+func TestHandshakeViolationsEndToEnd(t *testing.T) {
+	for _, tc := range handshakeCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			k := newGenConn()
+			k.Send(true, tc.req)
+			if tc.resp != nil {
+				k.Send(false, tc.resp)
+			}
+			if tc.rfcFrames {
+				k.Send(true, cFrame(pcaptest.OpText, "hi"))
+				k.Send(false, sFrame(pcaptest.OpText, "hi"))
+			}
+			k.Close()
+			c := onlyConv(t, runCapture(t, k.Capture(), tc.cfg))
+			checkViolations(t, c, tc.want...)
+			if tc.name == "header block over the limit" {
+				if len(c.handshakes) != 0 || c.summary.IsWebSocket {
+					t.Errorf("handshakes %d IsWebSocket %v, want none and false", len(c.handshakes), c.summary.IsWebSocket)
+				}
+				return
+			}
+			if len(c.handshakes) != 1 {
+				t.Fatalf("got %d handshakes, want 1\n%s", len(c.handshakes), strings.Join(c.log, "\n"))
+			}
+			h := &c.handshakes[0]
+			proto := tc.proto
+			if proto == "" {
+				proto = dissect.ProtoRFC6455
+			}
+			if h.Protocol != proto || h.Upgraded != tc.upgraded || c.summary.IsWebSocket != tc.upgraded {
+				t.Errorf("Protocol %s Upgraded %v IsWebSocket %v, want %s %v %v", h.Protocol, h.Upgraded, c.summary.IsWebSocket, proto, tc.upgraded, tc.upgraded)
+			}
+			if c.ref.Client != genClient.IP.String()+":50000" {
+				t.Errorf("client %s, want %s:50000", c.ref.Client, genClient.IP)
+			}
+			if tc.rfcFrames {
+				checkMessages(t, c, mk(cli, dissect.OpText, "hi"), mk(srv, dissect.OpText, "hi"))
+			} else if len(c.frames) != 0 {
+				t.Errorf("got %d frames, want none", len(c.frames))
+			}
+			if tc.check != nil {
+				tc.check(t, h)
+			}
+		})
+	}
+}
