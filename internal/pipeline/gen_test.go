@@ -184,3 +184,18 @@ func framesFrom(t *testing.T, c *recConv, d dissect.Direction) int {
 	}
 	return n
 }
+
+// checkMessagesFrom compares the messages of direction d with want, in
+// order.
+func checkMessagesFrom(t *testing.T, c *recConv, d dissect.Direction, want ...string) {
+	t.Helper()
+	var got []string
+	for _, m := range c.messages {
+		if m.Dir == d {
+			got = append(got, msgKey(m))
+		}
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("%s messages:\n got %q\nwant %q\nevents:\n%s", d, got, want, strings.Join(c.log, "\n"))
+	}
+}

@@ -764,3 +764,88 @@ func TestHandshakeViolationsEndToEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestEndToEndGapInFrame drops one TCP segment in the middle of a client
+// frame: the client direction reports the gap once and stops (out of
+// sync), the frames before it stay decoded, the server direction is
+// decoded to its end.
+func TestEndToEndGapInFrame(t *testing.T) {
+	k := newGenConn(pcaptest.WithMSS(100))
+	genUpgrade(k, nil, nil)
+	k.Send(true, cFrame(pcaptest.OpText, "one"))
+	k.Send(false, sFrame(pcaptest.OpText, "s1"))
+	big := strings.Repeat("0123456789", 45) // 450 bytes: 8 header bytes, 458 on the wire
+	start := k.Offset(true)
+	segs := k.Send(true, cFrame(pcaptest.OpBinary, big))
+	if len(segs) != 5 {
+		t.Fatalf("binary frame in %d segments, want 5", len(segs))
+	}
+	lostAt := start + 200 // the third segment
+	k.Send(true, cFrame(pcaptest.OpText, "lost"))
+	k.Send(false, sFrame(pcaptest.OpText, "s2"))
+	k.Send(false, sFrame(pcaptest.OpPing, "p"))
+	k.Send(true, cFrame(pcaptest.OpClose, closePayload(1000, "")))
+	k.Send(false, sFrame(pcaptest.OpClose, closePayload(1000, "")))
+	k.Close()
+	cp := k.Capture()
+	cp.Packets = append(cp.Packets[:segs[2]], cp.Packets[segs[2]+1:]...)
+
+	c := onlyConv(t, runCapture(t, cp, Config{}))
+	checkViolations(t, c)
+	if len(c.gaps) != 1 {
+		t.Fatalf("got %d gaps, want 1\n%s", len(c.gaps), strings.Join(c.log, "\n"))
+	}
+	g := c.gaps[0]
+	if g.Dir != cli || g.Length != 100 || !g.InFrame {
+		t.Errorf("gap %+v, want client, 100 bytes, in a frame", g)
+	}
+	st := c.summary.Stats
+	if !st[cli].OutOfSync || st[srv].OutOfSync {
+		t.Errorf("OutOfSync client=%v server=%v, want true false", st[cli].OutOfSync, st[srv].OutOfSync)
+	}
+	if st[cli].GapBytes != 100 {
+		t.Errorf("client GapBytes %d, want 100", st[cli].GapBytes)
+	}
+	// After the gap: the rest of the binary frame (158 bytes), "lost"
+	// (10 bytes on the wire) and the close frame (8 bytes).
+	if st[cli].UndecodedTail != 158+10+8 {
+		t.Errorf("client UndecodedTail %d, want %d", st[cli].UndecodedTail, 158+10+8)
+	}
+	if tcp := c.summary.TCP[cli]; tcp.Gaps != 1 || tcp.GapBytes != 100 {
+		t.Errorf("client TCP gaps %d/%dB, want 1/100B", tcp.Gaps, tcp.GapBytes)
+	}
+	if n := framesFrom(t, c, cli); n != 1 {
+		t.Errorf("client frames %d, want 1 (\"one\")", n)
+	}
+	if n := framesFrom(t, c, srv); n != 4 {
+		t.Errorf("server frames %d, want 4", n)
+	}
+	// The two segments before the gap hold the 8 header bytes and 192
+	// payload bytes. When the gap is declared depends on the reassembler's
+	// timeouts, so each direction is compared on its own.
+	checkMessagesFrom(t, c, cli,
+		mk(cli, dissect.OpText, "one"),
+		mk(cli, dissect.OpBinary, big[:192])+" incomplete",
+	)
+	checkMessagesFrom(t, c, srv,
+		mk(srv, dissect.OpText, "s1"),
+		mk(srv, dissect.OpText, "s2"),
+		mk(srv, dissect.OpPing, "p"),
+		mk(srv, dissect.OpClose, closePayload(1000, "")),
+	)
+	cl := c.summary.Close
+	if cl.Sent[cli] || !cl.Sent[srv] || cl.Clean {
+		t.Errorf("close %+v: want only the server's close seen", cl)
+	}
+	t.Run("offset", func(t *testing.T) {
+		t.Skip("known defect: dissect/session.go gap() reports Gap.Offset as wsSession's dirState.offset, " +
+			"which counts only the bytes fed after the opening handshake, not from the start of the direction " +
+			"as event.go documents (here 209 instead of 363)")
+		// Gap.Offset counts from the start of the direction (event.go).
+		if g.Offset != uint64(lostAt) {
+			t.Errorf("Gap.Offset %d, want %d (stream offset of the lost segment; %d is its offset after the %d-byte request)",
+				g.Offset, lostAt, lostAt-int64(len(pcaptest.UpgradeRequest("example.com", "/chat", pcaptest.DemoKey))),
+				len(pcaptest.UpgradeRequest("example.com", "/chat", pcaptest.DemoKey)))
+		}
+	})
+}
