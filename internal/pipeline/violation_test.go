@@ -989,3 +989,152 @@ func TestEndToEndDecodeAs(t *testing.T) {
 func netipAddrPort(e pcaptest.Endpoint) string {
 	return netip.AddrPortFrom(e.IP, e.Port).String()
 }
+
+// frameKeys lists the frames of c in a form that does not depend on
+// timing: direction, index, header fields and payload.
+func frameKeys(c *recConv) []string {
+	var out []string
+	for _, f := range c.frames {
+		out = append(out, strings.Join([]string{f.Dir.String(), strconv.FormatUint(f.Index, 10),
+			strconv.FormatBool(f.Fin), strconv.Itoa(int(f.Rsv)), f.Opcode.String(),
+			strconv.FormatBool(f.Masked), strconv.FormatUint(f.Length, 10), strconv.Quote(string(f.Payload))}, " "))
+	}
+	return out
+}
+
+// TestEndToEndHTTPPhase covers the ways the opening handshake reaches the
+// dissector: coalesced with frames, one byte per segment, after ordinary
+// HTTP exchanges, after a refused upgrade, and never answered.
+func TestEndToEndHTTPPhase(t *testing.T) {
+	t.Run("101 coalesced with the first server frames", func(t *testing.T) {
+		k := newGenConn()
+		k.Send(true, pcaptest.UpgradeRequest("example.com", "/chat", pcaptest.DemoKey))
+		seg := append(pcaptest.UpgradeResponse(pcaptest.DemoKey), sFrame(pcaptest.OpText, "first")...)
+		seg = append(seg, sFrame(pcaptest.OpBinary, "\x00second")...)
+		if n := len(k.Send(false, seg)); n != 1 {
+			t.Fatalf("response and frames in %d segments, want 1", n)
+		}
+		k.Send(true, cFrame(pcaptest.OpText, "reply"))
+		k.Close()
+		c := onlyConv(t, runCapture(t, k.Capture(), Config{}))
+		checkViolations(t, c)
+		if len(c.handshakes) != 1 || !c.handshakes[0].Upgraded {
+			t.Fatalf("handshakes %d, want 1 upgraded\n%s", len(c.handshakes), strings.Join(c.log, "\n"))
+		}
+		checkMessages(t, c, mk(srv, dissect.OpText, "first"), mk(srv, dissect.OpBinary, "\x00second"), mk(cli, dissect.OpText, "reply"))
+	})
+
+	t.Run("one byte per segment", func(t *testing.T) {
+		script := func(k *pcaptest.Conn) {
+			genUpgrade(k, []string{"Sec-WebSocket-Protocol: chat"}, []string{"Sec-WebSocket-Protocol: chat"})
+			k.Send(true, cFrame(pcaptest.OpText, "hello"))
+			k.Send(false, sFrame(pcaptest.OpText, "world"))
+			k.Send(true, cFrame(pcaptest.OpBinary, strings.Repeat("b", 300)))
+			k.Send(true, pcaptest.Frame{Opcode: pcaptest.OpText, Masked: true, Mask: genMask, Payload: []byte("frag ")}.Bytes())
+			k.Send(true, cFrame(pcaptest.OpCont, "ment"))
+			k.Send(true, cFrame(pcaptest.OpClose, closePayload(1000, "")))
+			k.Send(false, sFrame(pcaptest.OpClose, closePayload(1000, "")))
+			k.Close()
+		}
+		whole := newGenConn()
+		script(whole)
+		tiny := newGenConn(pcaptest.WithMSS(1))
+		script(tiny)
+		if n, m := len(whole.Capture().Packets), len(tiny.Capture().Packets); m < 10*n {
+			t.Fatalf("%d packets with MSS 1, %d without: not split", m, n)
+		}
+		cw := onlyConv(t, runCapture(t, whole.Capture(), Config{}))
+		ct := onlyConv(t, runCapture(t, tiny.Capture(), Config{}))
+		for _, c := range []*recConv{cw, ct} {
+			checkViolations(t, c)
+			if len(c.handshakes) != 1 || !c.handshakes[0].Upgraded || c.handshakes[0].Subprotocol != "chat" ||
+				len(c.handshakes[0].Request.Headers) != 6 || len(c.handshakes[0].Response.Headers) != 4 {
+				t.Fatalf("handshake not parsed whole\n%s", strings.Join(c.log, "\n"))
+			}
+			checkMessages(t, c,
+				mk(cli, dissect.OpText, "hello"), mk(srv, dissect.OpText, "world"),
+				mk(cli, dissect.OpBinary, strings.Repeat("b", 300)), mk(cli, dissect.OpText, "frag ment"),
+				mk(cli, dissect.OpClose, closePayload(1000, "")), mk(srv, dissect.OpClose, closePayload(1000, "")))
+		}
+		if w, s := strings.Join(frameKeys(cw), "\n"), strings.Join(frameKeys(ct), "\n"); w != s {
+			t.Errorf("frames differ with one-byte segments:\n%s\n---\n%s", w, s)
+		}
+	})
+
+	t.Run("keep-alive exchanges before the upgrade", func(t *testing.T) {
+		k := newGenConn()
+		k.Send(true, httpLines("GET /a HTTP/1.1", "Host: example.com"))
+		k.Send(false, append(httpLines("HTTP/1.1 200 OK", "Content-Length: 5"), "hello"...))
+		k.Send(true, httpLines("GET /b HTTP/1.1", "Host: example.com"))
+		k.Send(false, append(httpLines("HTTP/1.1 200 OK", "Transfer-Encoding: chunked"), "3\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n"...))
+		k.Send(true, httpLines("HEAD /c HTTP/1.1", "Host: example.com"))
+		k.Send(false, httpLines("HTTP/1.1 200 OK", "Content-Length: 1000"))
+		k.Send(true, append(httpLines("POST /d HTTP/1.1", "Host: example.com", "Content-Length: 4"), "data"...))
+		k.Send(false, httpLines("HTTP/1.1 204 No Content"))
+		// Two requests in one segment (pipelined), answered in one.
+		k.Send(true, append(httpLines("GET /e HTTP/1.1", "Host: example.com"), httpLines("GET /f HTTP/1.1", "Host: example.com")...))
+		k.Send(false, append(httpLines("HTTP/1.1 304 Not Modified"), append(httpLines("HTTP/1.1 200 OK", "Content-Length: 2"), "ok"...)...))
+		genUpgrade(k, nil, nil)
+		k.Send(true, cFrame(pcaptest.OpText, "upgraded"))
+		k.Send(false, sFrame(pcaptest.OpText, "yes"))
+		k.Close()
+		c := onlyConv(t, runCapture(t, k.Capture(), Config{}))
+		checkViolations(t, c)
+		if len(c.handshakes) != 1 || !c.handshakes[0].Upgraded || c.handshakes[0].Request.URI != "/chat" {
+			t.Fatalf("want one upgrade of /chat\n%s", strings.Join(c.log, "\n"))
+		}
+		checkMessages(t, c, mk(cli, dissect.OpText, "upgraded"), mk(srv, dissect.OpText, "yes"))
+	})
+
+	t.Run("refused upgrade then a successful one", func(t *testing.T) {
+		k := newGenConn()
+		k.Send(true, pcaptest.UpgradeRequest("example.com", "/chat", "AAAAAAAAAAAAAAAAAAAAAA=="))
+		k.Send(false, append(httpLines("HTTP/1.1 403 Forbidden", "Content-Type: text/plain", "Content-Length: 10"), "forbidden\n"...))
+		k.Send(true, pcaptest.UpgradeRequest("example.com", "/chat?token=1", pcaptest.DemoKey))
+		k.Send(false, append(pcaptest.UpgradeResponse(pcaptest.DemoKey), sFrame(pcaptest.OpText, "welcome")...))
+		k.Send(true, cFrame(pcaptest.OpText, "thanks"))
+		k.Close()
+		c := onlyConv(t, runCapture(t, k.Capture(), Config{}))
+		checkViolations(t, c, wantViol{"ws.upgrade_refused", srv, -1})
+		if len(c.handshakes) != 2 {
+			t.Fatalf("got %d handshakes, want 2\n%s", len(c.handshakes), strings.Join(c.log, "\n"))
+		}
+		h0, h1 := c.handshakes[0], c.handshakes[1]
+		if h0.Upgraded || h0.Response == nil || h0.Response.StatusCode != 403 || h0.Request.URI != "/chat" {
+			t.Errorf("first handshake: Upgraded %v response %+v URI %q, want refused 403 /chat", h0.Upgraded, h0.Response, h0.Request.URI)
+		}
+		if !h1.Upgraded || !h1.AcceptValid || h1.Request.URI != "/chat?token=1" {
+			t.Errorf("second handshake: Upgraded %v AcceptValid %v URI %q", h1.Upgraded, h1.AcceptValid, h1.Request.URI)
+		}
+		if !c.summary.IsWebSocket || c.summary.Handshake == nil || c.summary.Handshake.Request.URI != "/chat?token=1" {
+			t.Errorf("summary: IsWebSocket %v, handshake %+v: want the second one", c.summary.IsWebSocket, c.summary.Handshake)
+		}
+		checkMessages(t, c, mk(srv, dissect.OpText, "welcome"), mk(cli, dissect.OpText, "thanks"))
+	})
+
+	t.Run("upgrade never answered", func(t *testing.T) {
+		k := newGenConn()
+		k.Send(true, pcaptest.UpgradeRequest("example.com", "/chat", pcaptest.DemoKey))
+		k.Ack(false)
+		k.Close()
+		c := onlyConv(t, runCapture(t, k.Capture(), Config{}))
+		checkViolations(t, c, wantViol{"ws.upgrade_not_answered", cli, -1})
+		if len(c.handshakes) != 1 || c.handshakes[0].Response != nil || c.handshakes[0].Upgraded || c.summary.IsWebSocket {
+			t.Errorf("want one unanswered handshake and no WebSocket\n%s", strings.Join(c.log, "\n"))
+		}
+	})
+
+	t.Run("client sends too much while waiting for the answer", func(t *testing.T) {
+		k := newGenConn()
+		k.Send(true, pcaptest.UpgradeRequest("example.com", "/chat", pcaptest.DemoKey))
+		junk := make([]byte, 1<<20+1)
+		k.Send(true, junk)
+		k.Send(false, pcaptest.UpgradeResponse(pcaptest.DemoKey))
+		k.Close()
+		c := onlyConv(t, runCapture(t, k.Capture(), Config{}))
+		checkViolations(t, c, wantViol{"http.pending_limit", cli, -1}, wantViol{"ws.upgrade_not_answered", cli, -1})
+		if c.summary.IsWebSocket || len(c.frames) != 0 {
+			t.Errorf("IsWebSocket %v frames %d, want false 0", c.summary.IsWebSocket, len(c.frames))
+		}
+	})
+}
