@@ -1,14 +1,18 @@
 package pipeline
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	"github.com/wsdump/wsdump/dissect"
 	"github.com/wsdump/wsdump/internal/pcaptest"
+	"github.com/wsdump/wsdump/report"
 )
 
 const (
@@ -1135,6 +1139,119 @@ func TestEndToEndHTTPPhase(t *testing.T) {
 		checkViolations(t, c, wantViol{"http.pending_limit", cli, -1}, wantViol{"ws.upgrade_not_answered", cli, -1})
 		if c.summary.IsWebSocket || len(c.frames) != 0 {
 			t.Errorf("IsWebSocket %v frames %d, want false 0", c.summary.IsWebSocket, len(c.frames))
+		}
+	})
+}
+
+// TestEndToEndTextOutputIsSafe runs a conversation full of terminal
+// control sequences (ESC [ 2 J, ESC ] 52 clipboard writes, BEL, backspace,
+// C1 controls as UTF-8 and as raw bytes) in a payload, a close reason, the
+// URI, header values, the status reason and a subprotocol name through
+// report.Text, and checks that none reaches the output raw.
+func TestEndToEndTextOutputIsSafe(t *testing.T) {
+	const nasty = "\x1b[2J\x1b]52;c;ZXZpbA==\x07back\x08\x08\x08\xc2\x9b31m\xc2\x85\xc2\x9d\u202eend"
+	k := newGenConn()
+	k.Send(true, httpLines(
+		"GET /x\xc2\x9b2J\x9b?q=\xc2\x85 HTTP/1.1",
+		"Host: evil\x1b[2J.example",
+		"Upgrade: websocket",
+		"Connection: Upgrade",
+		"Sec-WebSocket-Key: "+pcaptest.DemoKey,
+		"Sec-WebSocket-Version: 13",
+		"X-Title: \x1b]52;c;aGk=\x07\x08\x08\xc2\x9b31m",
+		"Sec-WebSocket-Protocol: chat\x1b[31m\x07",
+		"X-Weird-\x9b: \x9b",
+	))
+	k.Send(false, httpLines(
+		"HTTP/1.1 101 Switching \x9bProtocols\xc2\x9d",
+		"Upgrade: websocket",
+		"Connection: Upgrade",
+		"Sec-WebSocket-Accept: "+pcaptest.AcceptKey(pcaptest.DemoKey),
+		"Sec-WebSocket-Protocol: evil\x1b]0;title\x07",
+	))
+	k.Send(true, cFrame(pcaptest.OpText, nasty))
+	k.Send(false, sFrame(pcaptest.OpText, "bad \x1b[2J\xff\x07"))
+	k.Send(false, sFrame(pcaptest.OpPing, nasty))
+	k.Send(true, cFrame(pcaptest.OpPong, nasty))
+	k.Send(true, cFrame(pcaptest.OpBinary, nasty))
+	k.Send(true, cFrame(pcaptest.OpClose, closePayload(1000, nasty)))
+	k.Send(false, sFrame(pcaptest.OpClose, closePayload(4000, "\x1b[2J\x07\xc2\x9b")))
+	k.Close()
+	cp := k.Capture()
+
+	check := func(t *testing.T, out []byte) {
+		t.Helper()
+		for i, c := range out {
+			if c == 0x1b || c == 0x07 || c == 0x08 {
+				t.Fatalf("byte %#02x at %d of the output: %q", c, i, out[max(0, i-40):min(len(out), i+40)])
+			}
+		}
+		if !utf8.Valid(out) {
+			t.Fatalf("output is not valid UTF-8 (a raw byte from the wire went through): %q", out)
+		}
+		for i, r := range string(out) {
+			if r >= 0x80 && r <= 0x9f || r == 0x202e {
+				t.Fatalf("control U+%04X at %d of the output: %q", r, i, out[max(0, i-40):min(len(out), i+40)])
+			}
+		}
+	}
+	modes := []struct {
+		name string
+		o    report.TextOptions
+	}{
+		{"default", report.TextOptions{}},
+		{"-v", report.TextOptions{Verbose: true}},
+		{"-x", report.TextOptions{Hex: true}},
+		{"-v -x", report.TextOptions{Verbose: true, Hex: true}},
+	}
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			m.o.Location = time.UTC
+			tx := report.NewText(&buf, m.o)
+			runCaptureTo(t, cp, Config{}, tx)
+			if err := tx.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			out := buf.Bytes()
+			check(t, out)
+			// What was escaped did reach the output.
+			for _, want := range []string{
+				`"\e[2J\e]52;c;ZXZpbA==\x07back\x08\x08\x08\u{9b}31m\u{85}\u{9d}\u{202e}end"`, // text payload
+				`/x\u{9b}2J\x9b?q=\u{85}`,           // URI
+				`host=evil\e[2J.example`,            // Host
+				`101 Switching \x9bProtocols\u{9d}`, // status reason
+				`subprotocol=evil\e]0;title\x07`,    // selected subprotocol
+				`close 44 1000 normal "\e[2J`,       // close reason
+				`close 9 4000 "\e[2J\x07\u{9b}"`,
+			} {
+				if !bytes.Contains(out, []byte(want)) {
+					t.Errorf("output lacks %s\n%s", want, out)
+				}
+			}
+			if m.o.Verbose {
+				for _, want := range []string{
+					`X-Title: \e]52;c;aGk=\x07\x08\x08\u{9b}31m`,
+					`Sec-WebSocket-Protocol: chat\e[31m\x07`,
+				} {
+					if !bytes.Contains(out, []byte(want)) {
+						t.Errorf("output lacks %s\n%s", want, out)
+					}
+				}
+			}
+		})
+	}
+	// Every preview length, so that cuts fall inside escape sequences and
+	// inside multi-byte characters.
+	t.Run("preview lengths", func(t *testing.T) {
+		for p := 1; p <= len(nasty)+2; p++ {
+			var buf bytes.Buffer
+			tx := report.NewText(&buf, report.TextOptions{Preview: p, Verbose: true, Location: time.UTC})
+			runCaptureTo(t, cp, Config{}, tx)
+			if err := tx.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			check(t, buf.Bytes())
 		}
 	})
 }
