@@ -1255,3 +1255,36 @@ func TestEndToEndTextOutputIsSafe(t *testing.T) {
 		}
 	})
 }
+
+// TestEndToEndHixieFrames decodes the data frames of hixie-76 and hixie-75
+// conversations: a sentinel frame is a text message, 0xFF 0x00 the closing
+// handshake.
+func TestEndToEndHixieFrames(t *testing.T) {
+	t.Skip("known defect: dissect/conversation.go onHandshake starts an RFC 6455 wsSession for hixie-75/76 " +
+		"handshakes too, so the sentinel frame 00 'hello' FF is read as an unmasked continuation frame " +
+		"(ws.client_frame_unmasked, ws.unexpected_continuation, a 'cont' message of 7 bytes) instead of a text message")
+	cases := []struct {
+		name      string
+		req, resp []byte
+	}{
+		{"hixie-76", hixie76Request(hixieKey1, hixieKey2), hixie76Response(hixieAnswer)},
+		{"hixie-75",
+			httpLines("GET /demo HTTP/1.1", "Upgrade: WebSocket", "Connection: Upgrade",
+				"Host: example.com", "Origin: http://example.com"),
+			httpLines("HTTP/1.1 101 Web Socket Protocol Handshake", "Upgrade: WebSocket", "Connection: Upgrade",
+				"WebSocket-Origin: http://example.com", "WebSocket-Location: ws://example.com/demo")},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			k := newGenConn()
+			k.Send(true, tc.req)
+			k.Send(false, tc.resp)
+			k.Send(true, []byte("\x00hello\xff"))
+			k.Send(false, []byte("\x00hi\xff\x00again\xff"))
+			k.Close()
+			c := onlyConv(t, runCapture(t, k.Capture(), Config{}))
+			checkViolations(t, c)
+			checkMessages(t, c, mk(cli, dissect.OpText, "hello"), mk(srv, dissect.OpText, "hi"), mk(srv, dissect.OpText, "again"))
+		})
+	}
+}
