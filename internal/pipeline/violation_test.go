@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"compress/flate"
 	"encoding/binary"
 	"net/netip"
 	"strconv"
@@ -57,6 +58,10 @@ type frameViolationCase struct {
 	// frames, when set, is the count of frames decoded per direction;
 	// otherwise every frame written is expected.
 	frames *[2]int
+	// reqExtra and respExtra are header lines added to the handshake.
+	reqExtra, respExtra []string
+	// anyMsgs leaves the messages of the steps unchecked (msgs unused).
+	anyMsgs bool
 }
 
 func frameViolationCases() []frameViolationCase {
@@ -91,6 +96,21 @@ func frameViolationCases() []frameViolationCase {
 			steps: []wsStep{rawStep(false, pcaptest.Frame{Fin: true, Rsv: 1, Opcode: pcaptest.OpText, Payload: []byte("r3")})},
 			want:  []wantViol{{"ws.rsv_without_extension", srv, 1}},
 			msgs:  []string{mk(srv, dissect.OpText, "r3")},
+		},
+		{
+			name:      "RSV1 with permessage-deflate negotiated",
+			reqExtra:  []string{"Sec-WebSocket-Extensions: permessage-deflate"},
+			respExtra: []string{"Sec-WebSocket-Extensions: permessage-deflate"},
+			steps:     []wsStep{rawStep(true, pcaptest.Frame{Fin: true, Rsv: 4, Opcode: pcaptest.OpText, Masked: true, Payload: deflated("hello")})},
+			anyMsgs:   true,
+		},
+		{
+			name:      "RSV2 with permessage-deflate negotiated",
+			reqExtra:  []string{"Sec-WebSocket-Extensions: permessage-deflate"},
+			respExtra: []string{"Sec-WebSocket-Extensions: permessage-deflate"},
+			steps:     []wsStep{rawStep(false, pcaptest.Frame{Fin: true, Rsv: 2, Opcode: pcaptest.OpText, Payload: []byte("r2")})},
+			want:      []wantViol{{"ws.rsv_without_extension", srv, 1}},
+			msgs:      []string{mk(srv, dissect.OpText, "r2")},
 		},
 		{
 			name:  "reserved data opcode",
@@ -289,7 +309,7 @@ func frameViolationCases() []frameViolationCase {
 func runFrameCase(t *testing.T, tc frameViolationCase) *recConv {
 	t.Helper()
 	k := newGenConn()
-	genUpgrade(k, nil, nil)
+	genUpgrade(k, tc.reqExtra, tc.respExtra)
 	k.Send(true, cFrame(pcaptest.OpText, "before"))
 	k.Send(false, sFrame(pcaptest.OpText, "before"))
 	sent := [2]int{1, 1}
@@ -354,10 +374,19 @@ func TestFrameViolationsEndToEnd(t *testing.T) {
 			if !tc.noTrailer[srv] {
 				msgs = append(msgs, mk(srv, dissect.OpText, "after"))
 			}
-			checkMessages(t, c, msgs...)
+			if !tc.anyMsgs {
+				checkMessages(t, c, msgs...)
+			}
 			for _, v := range c.violations {
 				if v.Ref == "" || v.Detail == "" {
 					t.Errorf("violation %s without reference or detail: %+v", v.Code, v)
+				}
+				// Every frame here travels in one segment: the
+				// violation carries that segment's time.
+				for _, f := range c.frames {
+					if f.Dir == v.Dir && f.Index == v.Frame && !v.Time.Equal(f.Time) {
+						t.Errorf("violation %s at %v, its frame at %v", v.Code, v.Time, f.Time)
+					}
 				}
 			}
 		})
@@ -1287,4 +1316,14 @@ func TestEndToEndHixieFrames(t *testing.T) {
 			checkMessages(t, c, mk(cli, dissect.OpText, "hello"), mk(srv, dissect.OpText, "hi"), mk(srv, dissect.OpText, "again"))
 		})
 	}
+}
+
+// deflated compresses s as one permessage-deflate message: raw DEFLATE,
+// flushed, without the final 00 00 FF FF (RFC 7692 §7.2.1).
+func deflated(s string) []byte {
+	var b bytes.Buffer
+	w, _ := flate.NewWriter(&b, flate.BestCompression)
+	w.Write([]byte(s))
+	w.Flush()
+	return bytes.TrimSuffix(b.Bytes(), []byte{0, 0, 0xff, 0xff})
 }
