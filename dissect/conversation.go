@@ -48,7 +48,30 @@ type Conversation struct {
 	start      time.Time
 	last       time.Time
 	undecoded  [2]uint64
+	httpBytes  [2]uint64 // bytes of each side the HTTP phase consumed
+	wsBegun    [2]bool   // the side's frame offset counts its HTTP bytes
 	ended      bool
+}
+
+// wsFeed hands frame bytes of side to the session.
+func (c *Conversation) wsFeed(side int, data []byte, t time.Time) {
+	c.beginWS(side)
+	c.ws.feed(c.dir(side), data, t)
+}
+
+// wsGap reports lost bytes of side to the session.
+func (c *Conversation) wsGap(side int, n uint64, t time.Time) {
+	c.beginWS(side)
+	c.ws.gap(c.dir(side), n, t)
+}
+
+// beginWS makes the session's stream offsets of side start after the
+// handshake bytes, once.
+func (c *Conversation) beginWS(side int) {
+	if !c.wsBegun[side] {
+		c.wsBegun[side] = true
+		c.ws.skipOffset(c.dir(side), c.httpBytes[side])
+	}
 }
 
 // NewConversation starts the dissection of one connection. ref names it in
@@ -136,7 +159,7 @@ func (c *Conversation) Feed(side int, data []byte, t time.Time) {
 		if !c.rolesFixed {
 			c.guessRoles(side, data)
 		}
-		c.ws.feed(c.dir(side), data, t)
+		c.wsFeed(side, data, t)
 	case stateOther:
 		c.undecoded[side] += uint64(len(data))
 	case stateHTTP:
@@ -192,17 +215,20 @@ func (c *Conversation) feedHTTP(side int, data []byte, t time.Time) {
 				c.undecoded[s] += uint64(len(in))
 				rest = nil
 			case c.ws != nil && c.http.upgraded(s):
-				c.ws.feed(c.dir(s), in, t)
+				c.wsFeed(s, in, t)
 				rest = nil
 			default:
 				n := c.http.feed(s, in, t)
+				c.httpBytes[s] += uint64(n)
 				rest = in[n:]
 				if c.http.notHTTP() {
+					// The phase takes everything once it gives up; none
+					// of this piece was decoded.
 					c.state = stateOther
-					c.undecoded[s] += uint64(len(rest))
+					c.undecoded[s] += uint64(len(in))
 					rest = nil
 				} else if c.ws != nil && c.http.upgraded(s) && len(rest) > 0 {
-					c.ws.feed(c.dir(s), rest, t)
+					c.wsFeed(s, rest, t)
 					rest = nil
 				}
 			}
@@ -247,10 +273,10 @@ func (c *Conversation) Gap(side int, n uint64, t time.Time) {
 	}
 	switch c.state {
 	case stateWS:
-		c.ws.gap(c.dir(side), n, t)
+		c.wsGap(side, n, t)
 	case stateHTTP:
 		if c.ws != nil && c.http.upgraded(side) {
-			c.ws.gap(c.dir(side), n, t)
+			c.wsGap(side, n, t)
 			return
 		}
 		// Without the handshake's bytes nothing after them can be trusted.

@@ -183,6 +183,13 @@ func (p *httpPhase) violate(s int, code string, sev Severity, ref, detail string
 }
 
 func (p *httpPhase) malformed(s int, detail string, t time.Time) {
+	if p.client < 0 {
+		// No request line yet: the connection is simply not HTTP (TLS,
+		// SSH, a WebSocket picked up after its handshake...). That is
+		// not a violation of anything.
+		p.giveUp("not HTTP: " + detail)
+		return
+	}
 	p.violate(s, "http.malformed", SeverityError, "RFC 7230 §3", detail, t)
 	p.giveUp("malformed HTTP: " + detail)
 }

@@ -62,6 +62,13 @@ func (s *wsSession) feed(dir Direction, data []byte, t time.Time) {
 	d.dec.feed(data, t, d)
 }
 
+// skipOffset moves the stream offset of direction dir on by n bytes that
+// came before the frames (the opening handshake), so that gap offsets count
+// from the start of the direction.
+func (s *wsSession) skipOffset(dir Direction, n uint64) {
+	s.dirs[dir&1].offset += n
+}
+
 // gap tells the session that n bytes of direction dir were not captured. A
 // gap leaves no way to know where the next frame starts, so the direction
 // is reported out of sync once (a Gap event with InFrame set and

@@ -872,9 +872,6 @@ func TestEndToEndGapInFrame(t *testing.T) {
 		t.Errorf("close %+v: want only the server's close seen", cl)
 	}
 	t.Run("offset", func(t *testing.T) {
-		t.Skip("known defect: dissect/session.go gap() reports Gap.Offset as wsSession's dirState.offset, " +
-			"which counts only the bytes fed after the opening handshake, not from the start of the direction " +
-			"as event.go documents (here 209 instead of 363)")
 		// Gap.Offset counts from the start of the direction (event.go).
 		if g.Offset != uint64(lostAt) {
 			t.Errorf("Gap.Offset %d, want %d (stream offset of the lost segment; %d is its offset after the %d-byte request)",
@@ -1002,16 +999,12 @@ func TestEndToEndDecodeAs(t *testing.T) {
 				c.summary.IsWebSocket, len(c.handshakes), len(c.frames), len(c.messages), strings.Join(c.log, "\n"))
 		}
 		// The first byte (0x81) cannot start a request line.
-		checkViolations(t, c, wantViol{"http.malformed", cli, -1})
+		checkViolations(t, c) // a stream that never spoke HTTP is quietly not HTTP
 		var sent uint64
 		for _, p := range k.Capture().Packets {
 			sent += uint64(len(p.Payload))
 		}
 		t.Run("undecoded count", func(t *testing.T) {
-			t.Skip("known defect: dissect/conversation.go feedHTTP counts in UndecodedTail only the bytes after " +
-				"the chunk in which the HTTP phase gave up (httpPhase.feed returns len(data) once dead, so rest is " +
-				"empty); the 11 bytes of the first client segment are counted nowhere, and the count depends on " +
-				"how the stream was split")
 			if got := c.summary.Stats[cli].UndecodedTail + c.summary.Stats[srv].UndecodedTail; got != sent {
 				t.Errorf("UndecodedTail %d in all, want every byte sent (%d)", got, sent)
 			}
