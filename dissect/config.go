@@ -11,8 +11,17 @@ type Config struct {
 	// headers). A longer block is reported and the conversation is not
 	// decoded further as HTTP.
 	MaxHeaderBlock int
-	// MaxInflate caps the inflated size of one compressed message.
+	// MaxInflate caps the inflated size of one compressed message; 0 or
+	// less means the default. Inflating stops at the cap: the message is
+	// reported with Truncated set, Length equal to the cap, InflateErr
+	// saying why, and a ws.inflate_limit violation. The compressed bytes of
+	// one message held for inflating are capped at MaxInflate + 1/8 + 1 KiB.
 	MaxInflate int
+	// MaxInflateRatio, when positive, also stops inflating a message whose
+	// inflated size is over 1 MiB and over MaxInflateRatio times its
+	// compressed size (a decompression bomb). DEFLATE cannot exceed about
+	// 1032:1, so values at or above that never trigger.
+	MaxInflateRatio int
 	// MaxFragments caps the frames of one message that are tracked one by
 	// one; counts stay exact beyond it.
 	MaxFragments int

@@ -127,6 +127,7 @@ func (c *Conversation) onHandshake(h *Handshake) {
 		var opt sessionOptions
 		if h.Deflate != nil {
 			opt.AllowedRSV = 0x4
+			opt.Inflater = newDeflateInflaters(c.cfg, h.Deflate)
 		}
 		c.protocol = h.Protocol
 		c.ws = newWSSession(c.cfg, c.ref, c.sink, opt)

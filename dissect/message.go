@@ -13,16 +13,25 @@ type payloadWriter interface {
 	writePayload(p []byte)
 }
 
-// messageInflater decompresses the messages of one direction that have
-// RSV1 set on their first frame (RFC 7692 §6). The message assembler calls
-// begin at the first frame, write with the payload bytes as they arrive
-// (unmasked, still compressed) and end after the last frame; the inflated
-// bytes are handed to out. After an error the assembler passes no more
-// bytes of that message; the error text is reported in Message.InflateErr.
+// messageInflater decompresses the compressed payloads of one direction:
+// messages with RSV1 set on their first frame (permessage-deflate, RFC 7692
+// §6), or frames with RSV1 set (the per-frame drafts). The message assembler
+// calls begin at the first frame of each data message; if begin returns
+// true, frame is called at the header of every data frame of the message
+// (the first included), write with its payload bytes as they arrive
+// (unmasked, still compressed), frameEnd after each of its frames and end
+// once after the last frame, or when the message ends incomplete. The
+// payload to report (inflated, or as it was when it cannot be inflated) is
+// handed to out; violations are reported through out.
 type messageInflater interface {
-	begin()
-	write(p []byte, out payloadWriter) error
-	end(out payloadWriter) error
+	// perFrame reports that RSV1 marks compressed frames rather than
+	// compressed messages, so RSV1 on a continuation frame is allowed.
+	perFrame() bool
+	begin(compressed bool) bool
+	frame(compressed bool)
+	write(p []byte, out inflateOutput)
+	frameEnd(out inflateOutput)
+	end(out inflateOutput, complete bool) inflateResult
 }
 
 // pingSlots is how many unanswered pings per direction are remembered for
@@ -52,17 +61,16 @@ type dirState struct {
 	afterFin bool   // the current frame is the last of its message
 
 	// Data message in progress.
-	inMsg      bool
-	msg        Message
-	msgBuf     []byte
-	msgShared  bool // the message is the current frame alone: its payload is frameBuf
-	msgHash    hash.Hash
-	msgUTF8    utf8Validator
-	msgRaw     uint64 // payload bytes on the wire (before inflating)
-	inflater   messageInflater
-	inflating  bool
-	inflateErr error
-	lastFrame  uint64
+	inMsg     bool
+	msg       Message
+	msgBuf    []byte
+	msgShared bool // the message is the current frame alone: its payload is frameBuf
+	msgHash   hash.Hash
+	msgUTF8   utf8Validator
+	msgRaw    uint64 // payload bytes on the wire (before inflating)
+	inflater  messageInflater
+	inflating bool
+	lastFrame uint64
 
 	// Control frame in progress.
 	ctlHash hash.Hash
@@ -138,6 +146,13 @@ func (d *dirState) frameHeader(h *frameHeader, start, t time.Time) {
 	if h.nonMinimal {
 		d.violation("ws.non_minimal_length", warn, "RFC 6455 §5.2", "payload length not in its shortest encoding", t)
 	}
+	if h.rsv&0x4 != 0 && d.inflater != nil {
+		if h.opcode.IsControl() {
+			d.violation("ws.compressed_control_frame", err, "RFC 7692 §6", "RSV1 (compressed) set on a control frame", t)
+		} else if h.opcode == OpContinuation && !d.inflater.perFrame() {
+			d.violation("ws.compressed_continuation", err, "RFC 7692 §6", "RSV1 (compressed) set on a continuation frame", t)
+		}
+	}
 	if d.closed {
 		d.violation("ws.data_after_close", err, "RFC 6455 §5.5.1", "frame sent after this side's close frame", t)
 	}
@@ -160,6 +175,13 @@ func (d *dirState) frameHeader(h *frameHeader, start, t time.Time) {
 	case h.opcode != OpContinuation:
 		d.beginMessage(h, start)
 	}
+	if d.inflating {
+		rsv1 := h.rsv&0x4 != 0 && d.s.opt.AllowedRSV&0x4 != 0
+		d.inflater.frame(rsv1)
+		if rsv1 && d.inflater.perFrame() {
+			d.msg.Compressed = true
+		}
+	}
 	d.msg.WireLength += uint64(h.headerLen)
 	d.afterFin = h.fin
 }
@@ -175,11 +197,7 @@ func (d *dirState) beginMessage(h *frameHeader, start time.Time) {
 	d.msgHash.Reset()
 	d.msgUTF8.reset()
 	d.msgRaw = 0
-	d.inflating = d.msg.Compressed && d.inflater != nil
-	d.inflateErr = nil
-	if d.inflating {
-		d.inflater.begin()
-	}
+	d.inflating = d.inflater != nil && d.inflater.begin(d.msg.Compressed)
 	// A message of one frame, not transformed, uses the frame's buffer.
 	d.msgShared = h.fin && !d.inflating
 }
@@ -207,9 +225,7 @@ func (d *dirState) framePayload(p []byte) {
 	d.msg.WireLength += uint64(len(p))
 	d.msgRaw += uint64(len(p))
 	if d.inflating {
-		if d.inflateErr == nil {
-			d.inflateErr = d.inflater.write(p, d)
-		}
+		d.inflater.write(p, d)
 		return
 	}
 	d.writePayload(p)
@@ -232,6 +248,12 @@ func (d *dirState) writePayload(p []byte) {
 	}
 }
 
+// inflateViolation implements inflateOutput: a violation found while
+// inflating the current message, tied to its latest frame.
+func (d *dirState) inflateViolation(code string, sev Severity, ref, detail string) {
+	d.violation(code, sev, ref, detail, d.msg.End)
+}
+
 func (d *dirState) frameEnd(t time.Time) {
 	d.fr.Time = t
 	d.fr.Payload = d.frameBuf
@@ -245,6 +267,9 @@ func (d *dirState) frameEnd(t time.Time) {
 	d.msg.Frames++
 	d.msg.End = t
 	d.lastFrame = d.fr.Index
+	if d.inflating {
+		d.inflater.frameEnd(d)
+	}
 	if d.afterFin {
 		d.finishMessage(t, false)
 	}
@@ -256,13 +281,13 @@ func (d *dirState) finishMessage(t time.Time, incomplete bool) {
 	d.inMsg = false
 	m := &d.msg
 	m.Incomplete = incomplete
+	cut := false
 	if d.inflating {
-		if d.inflateErr == nil && !incomplete {
-			d.inflateErr = d.inflater.end(d)
-		}
-		m.Inflated = true
-		if d.inflateErr != nil {
-			m.InflateErr = d.inflateErr.Error()
+		r := d.inflater.end(d, !incomplete)
+		m.Inflated = r.inflated && m.Compressed
+		cut = r.cut
+		if r.err != nil {
+			m.InflateErr = r.err.Error()
 		}
 	}
 	if d.msgShared {
@@ -270,7 +295,7 @@ func (d *dirState) finishMessage(t time.Time, incomplete bool) {
 	} else {
 		m.Payload = d.msgBuf
 	}
-	m.Truncated = uint64(len(m.Payload)) < m.Length
+	m.Truncated = uint64(len(m.Payload)) < m.Length || cut
 	d.msgHash.Sum(m.SHA256[:0])
 	m.ValidUTF8 = d.msgUTF8.valid()
 	if m.Opcode == OpText && !m.ValidUTF8 && !incomplete && (!m.Compressed || (m.Inflated && m.InflateErr == "")) {

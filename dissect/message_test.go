@@ -12,27 +12,47 @@ import (
 type doublingInflater struct {
 	calls []string
 	buf   []byte
+	err   error
 }
 
-func (x *doublingInflater) begin() { x.calls = append(x.calls, "begin") }
+func (x *doublingInflater) perFrame() bool { return false }
 
-func (x *doublingInflater) write(p []byte, out payloadWriter) error {
+func (x *doublingInflater) begin(compressed bool) bool {
+	if !compressed {
+		x.calls = append(x.calls, "begin-plain")
+		return false
+	}
+	x.calls = append(x.calls, "begin")
+	x.err = nil
+	return true
+}
+
+func (x *doublingInflater) frame(bool) {}
+
+func (x *doublingInflater) frameEnd(inflateOutput) {}
+
+func (x *doublingInflater) write(p []byte, out inflateOutput) {
 	x.calls = append(x.calls, "write")
+	if x.err != nil {
+		return
+	}
 	x.buf = x.buf[:0]
 	for _, c := range p {
 		if c == '!' {
-			return errors.New("bad input")
+			x.err = errors.New("bad input")
+			return
 		}
 		x.buf = append(x.buf, c, c)
 	}
 	out.writePayload(x.buf)
-	return nil
 }
 
-func (x *doublingInflater) end(out payloadWriter) error {
+func (x *doublingInflater) end(out inflateOutput, complete bool) inflateResult {
 	x.calls = append(x.calls, "end")
-	out.writePayload([]byte("."))
-	return nil
+	if x.err == nil {
+		out.writePayload([]byte("."))
+	}
+	return inflateResult{inflated: true, err: x.err}
 }
 
 func TestMessageInflaterHook(t *testing.T) {
@@ -76,7 +96,7 @@ func TestMessageInflaterHook(t *testing.T) {
 	if f := rec.frames()[0]; string(f.Payload) != "ab" {
 		t.Fatalf("frame payload %q; want the wire bytes", f.Payload)
 	}
-	want := []string{"begin", "write", "write", "end", "begin", "write", "begin", "write", "end"}
+	want := []string{"begin", "write", "write", "end", "begin-plain", "begin", "write", "end", "begin", "write", "end"}
 	if got := inf.calls; !equalCallLists(got, want) {
 		t.Fatalf("calls %v; want %v", got, want)
 	}
