@@ -271,3 +271,18 @@ func TestMaskBytes(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkWriteBulk measures the generator alone, writing 64 MiB with the
+// default options to io.Discard.
+func BenchmarkWriteBulk(b *testing.B) {
+	b.ReportAllocs()
+	var st BulkStats
+	for i := 0; i < b.N; i++ {
+		var err error
+		st, err = WriteBulk(io.Discard, BulkOptions{Size: 64 << 20, Seed: int64(i)})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(st.Bytes)
+}
