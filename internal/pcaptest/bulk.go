@@ -19,9 +19,10 @@ import (
 type BulkOptions struct {
 	// Size is the number of file bytes after which no message and no
 	// connection is started any more (default 1 MiB). The connections still
-	// open then finish the write in progress and close, so the file ends a
-	// little beyond Size: at most Conns × (MaxBinary + 2 KiB) bytes, and
-	// in practice a few hundred bytes per open connection.
+	// open then finish the message in progress and close, so the file ends
+	// beyond Size by what that takes: in practice a few hundred bytes per
+	// open connection, at most one largest message with its packet headers
+	// and the close per connection.
 	Size int64
 	// Conns is the number of connections open at once (default 200). A
 	// connection that closes is replaced by a new one until Size is reached.
@@ -131,8 +132,8 @@ func (o BulkOptions) withDefaults() (BulkOptions, error) {
 // option), an RFC 6455 upgrade (random key, correct Sec-WebSocket-Accept,
 // a subprotocol on half of them), then exchanges messages: mostly small
 // JSON text messages both ways (some with non-ASCII UTF-8), some binary
-// messages of up to MaxBinary bytes from the server, a third of them
-// fragmented in 16 KiB frames, small binary messages from the client, and
+// messages of up to MaxBinary bytes from the server (a third of those
+// over 16 KiB fragmented in 16 KiB frames), small binary messages from the client, and
 // pings from either side answered by pongs with the same payload. Every
 // client frame is masked with a random key. A connection ends with the
 // close handshake (either side first), then FIN from the server, FIN from
