@@ -133,15 +133,15 @@ func (o BulkOptions) withDefaults() (BulkOptions, error) {
 // a subprotocol on half of them), then exchanges messages: mostly small
 // JSON text messages both ways (some with non-ASCII UTF-8), some binary
 // messages of up to MaxBinary bytes from the server (a third of those
-// over 16 KiB fragmented in 16 KiB frames), small binary messages from the client, and
-// pings from either side answered by pongs with the same payload. Every
-// client frame is masked with a random key. A connection ends with the
+// over 16 KiB fragmented in 16 KiB frames), small binary messages from the
+// client, and pings from either side answered by pongs with the same
+// payload. Every client frame is masked with a random key. A connection ends with the
 // close handshake (either side first), then FIN from the server, FIN from
 // the client and the last ACK. Segments carry at most MSS bytes; the
 // receiver acknowledges every second segment of a long write and the end
 // of a write unless its own reply carries the acknowledgment.
 //
-// Packets are 1 to 40 µs apart. IPv4 header checksums are correct; TCP
+// The first packet is at Start, the others 1 to 40 µs apart. IPv4 header checksums are correct; TCP
 // checksums are zero. Headers are written by hand into a reused buffer and
 // the whole capture goes through one bufio.Writer, so generation runs at
 // hundreds of megabytes per second.
@@ -646,7 +646,9 @@ func (g *bulkGen) serverJSON() []byte {
 // packet writes one segment of c from side dir with the given flags and
 // payload. SYN segments carry the MSS option.
 func (g *bulkGen) packet(c *bulkConn, dir int, flags uint8, payload []byte) {
-	g.clock += int64(g.rnd.between(1, 40))
+	if g.st.Packets > 0 {
+		g.clock += int64(g.rnd.between(1, 40))
+	}
 	h := g.hdr[:]
 	tcpLen := 20
 	if flags&SYN != 0 {

@@ -100,7 +100,7 @@ func TestWriteBulkPackets(t *testing.T) {
 	open := map[key]int{} // FINs seen per connection
 	var packets, payload, syns, fullSegs uint64
 	maxOpen := 0
-	var last int64
+	var first, last int64
 	for {
 		p, err := src.Next()
 		if err == io.EOF {
@@ -112,6 +112,9 @@ func TestWriteBulkPackets(t *testing.T) {
 		packets++
 		if p.CaptureLength != p.Length || p.LinkType != capture.LinkTypeEthernet {
 			t.Fatalf("packet %d: caplen %d len %d link %v", packets, p.CaptureLength, p.Length, p.LinkType)
+		}
+		if packets == 1 {
+			first = p.Timestamp.UnixNano()
 		}
 		if ns := p.Timestamp.UnixNano(); ns <= last {
 			t.Fatalf("packet %d: time %v not after the previous packet", packets, p.Timestamp)
@@ -172,8 +175,8 @@ func TestWriteBulkPackets(t *testing.T) {
 	if fullSegs == 0 {
 		t.Error("no segment of MSS bytes")
 	}
-	if st.Start.UnixNano() == 0 || last != st.End.UnixNano() {
-		t.Errorf("last packet at %d; stats End %v", last, st.End)
+	if first != DefaultStart.UnixNano() || first != st.Start.UnixNano() || last != st.End.UnixNano() {
+		t.Errorf("packets from %d to %d; stats say %v to %v, first packet wanted at %v", first, last, st.Start, st.End, DefaultStart)
 	}
 	if st.Messages != st.Text+st.Binary+st.Pings+st.Pongs+st.Closes || st.Closes != 2*st.Conns || st.Pings != st.Pongs {
 		t.Errorf("inconsistent message counts: %+v", st)
