@@ -287,6 +287,9 @@ func (t *Text) Message(c *dissect.ConvRef, m *dissect.Message) {
 			t.line = append(t.line, " frames="...)
 			t.line = strconv.AppendInt(t.line, int64(m.Frames), 10)
 		}
+		if m.Incomplete {
+			t.line = append(t.line, " incomplete"...)
+		}
 		if m.Compressed {
 			t.line = append(t.line, " deflate="...)
 			t.line = strconv.AppendUint(t.line, m.WireLength, 10)
@@ -445,15 +448,17 @@ func (t *Text) End(c *dissect.ConvRef, s *dissect.Summary) {
 			t.line = append(t.line, " | s>c "...)
 		}
 		if s.IsWebSocket {
+			t.line = append(t.line, "msgs="...)
 			t.line = strconv.AppendUint(t.line, st.Messages, 10)
-			t.line = append(t.line, " msgs "...)
+			t.line = append(t.line, " ctrl="...)
 			t.line = strconv.AppendUint(t.line, st.Controls, 10)
-			t.line = append(t.line, " ctrl "...)
+			t.line = append(t.line, " payload="...)
 			t.line = strconv.AppendUint(t.line, st.PayloadBytes, 10)
-			t.line = append(t.line, "B, "...)
+			t.line = append(t.line, "B "...)
 		}
+		t.line = append(t.line, "pkts="...)
 		t.line = strconv.AppendUint(t.line, tcp.Packets, 10)
-		t.line = append(t.line, " pkts "...)
+		t.line = append(t.line, " bytes="...)
 		t.line = strconv.AppendUint(t.line, tcp.Bytes, 10)
 		t.line = append(t.line, 'B')
 		if tcp.Gaps > 0 {
