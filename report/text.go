@@ -165,8 +165,10 @@ func (t *Text) Handshake(c *dissect.ConvRef, h *dissect.Handshake) {
 	} else {
 		t.line = append(t.line, " -> "...)
 		t.line = strconv.AppendInt(t.line, int64(h.Response.StatusCode), 10)
-		t.line = append(t.line, ' ')
-		t.str(h.Response.Reason)
+		if h.Response.Reason != "" {
+			t.line = append(t.line, ' ')
+			t.str(h.Response.Reason)
+		}
 	}
 	if h.Subprotocol != "" {
 		t.line = append(t.line, " subprotocol="...)

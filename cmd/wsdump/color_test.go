@@ -210,3 +210,32 @@ func TestCount(t *testing.T) {
 		t.Errorf("-c 1000: err %v, output\n%s\nwant the whole capture's", err, stdout)
 	}
 }
+
+// A status line without a reason phrase ("HTTP/1.1 101") is shown without a
+// trailing blank.
+func TestHandshakeWithoutReason(t *testing.T) {
+	k := pcaptest.NewConn(
+		pcaptest.Endpoint{IP: netip.MustParseAddr("192.0.2.1"), Port: 41000},
+		pcaptest.Endpoint{IP: netip.MustParseAddr("192.0.2.2"), Port: 8080})
+	k.Handshake()
+	k.Send(true, pcaptest.UpgradeRequest("192.0.2.2:8080", "/", pcaptest.DemoKey))
+	k.Send(false, []byte("HTTP/1.1 101\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "+
+		pcaptest.AcceptKey(pcaptest.DemoKey)+"\r\nSec-WebSocket-Protocol: chat\r\n\r\n"))
+	k.Close()
+	var b bytes.Buffer
+	if err := k.Capture().WritePcap(&b, pcaptest.LinkEthernet, false); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "noreason.pcap")
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, _, err := runInProcess(t, nil, "-r", path, "--utc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "12:00:00.003000 #1 192.0.2.1:41000 > 192.0.2.2:8080 handshake rfc6455 GET / host=192.0.2.2:8080 -> 101 subprotocol=chat accept=ok"
+	if got := lines(stdout)[0]; got != want {
+		t.Errorf("handshake line:\ngot:  %q\nwant: %q", got, want)
+	}
+}
