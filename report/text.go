@@ -478,16 +478,24 @@ func (t *Text) End(c *dissect.ConvRef, s *dissect.Summary) {
 	t.line = append(t.line, " |"...)
 	if s.IsWebSocket {
 		t.line = append(t.line, " close="...)
-		t.line = appendCloseSummary(t.line, &s.Close)
+		t.line = appendCloseSummary(t.line, &s.Close, s.EndReason)
 	}
 	t.line = append(t.line, " tcp="...)
 	t.line = append(t.line, s.EndReason.String()...)
 	t.emit()
 }
 
-func appendCloseSummary(dst []byte, ci *dissect.CloseInfo) []byte {
+// appendCloseSummary writes how the closing handshake went. Without close
+// frames, a connection that ended (FIN, RST, or reused ports) closed
+// abnormally, which RFC 6455 §7.1.5 calls 1006; one still open when the
+// capture ended, or given up as idle, did not close at all.
+func appendCloseSummary(dst []byte, ci *dissect.CloseInfo, end dissect.EndReason) []byte {
 	if !ci.Sent[dissect.FromClient] && !ci.Sent[dissect.FromServer] {
-		return append(dst, "none(1006)"...)
+		switch end {
+		case dissect.EndFIN, dissect.EndRST, dissect.EndReused:
+			return append(dst, "none(1006)"...)
+		}
+		return append(dst, "none"...)
 	}
 	if ci.Clean {
 		dst = append(dst, "clean"...)
