@@ -5,12 +5,15 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/wsdump/wsdump/internal/pcaptest"
 )
 
 func TestExitStatusUsage(t *testing.T) {
@@ -393,5 +396,53 @@ func TestDamagedCaptures(t *testing.T) {
 		if j := strings.IndexAny(stdout, "\x1b\x07\x00"); j >= 0 {
 			t.Fatalf("damaged capture %d: raw control byte at %d of the output:\n%q", i, j, stdout)
 		}
+	}
+}
+
+// Once the output fails the command stops reading: a long capture is not
+// decoded to its end for nothing.
+func TestWriteErrorStopsReading(t *testing.T) {
+	k := pcaptest.NewConn(
+		pcaptest.Endpoint{IP: netip.MustParseAddr("192.0.2.1"), Port: 41000},
+		pcaptest.Endpoint{IP: netip.MustParseAddr("192.0.2.2"), Port: 8080})
+	k.Handshake()
+	k.Send(true, pcaptest.UpgradeRequest("192.0.2.2:8080", "/", pcaptest.DemoKey))
+	k.Send(false, pcaptest.UpgradeResponse(pcaptest.DemoKey))
+	const messages = 3000
+	msg := pcaptest.ServerFrame(pcaptest.OpText, bytes.Repeat([]byte("x"), 100))
+	for i := 0; i < messages; i++ {
+		k.Send(false, msg)
+	}
+	k.Close()
+	var b bytes.Buffer
+	if err := k.Capture().WritePcap(&b, pcaptest.LinkEthernet, false); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "long.pcap")
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// The whole output is over 400 kB; the writer fails at the first write.
+	all, stderr, err := runInProcess(t, nil, "-r", path, "--utc")
+	if err != nil || len(all) < 400_000 || !strings.HasPrefix(stderr, fmt.Sprintf("%d packets read,", messages+8)) {
+		t.Fatalf("full run: err %v, %d bytes of output, stderr %q", err, len(all), stderr)
+	}
+	cfg, err := parseArgs([]string{"-r", path, "--utc"}, &bytes.Buffer{}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errOut bytes.Buffer
+	err = run(t.Context(), cfg, nil, &failWriter{err: syscall.ENOSPC}, &errOut)
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("run returned %v, want the write error", err)
+	}
+	var read int
+	if _, err := fmt.Sscanf(errOut.String(), "%d packets read", &read); err != nil {
+		t.Fatalf("stderr %q: %v", errOut.String(), err)
+	}
+	t.Logf("%d of the %d packets read before the run stopped", read, messages+8)
+	if read >= messages {
+		t.Errorf("%d packets read after the output failed; want the run stopped well before the %d of the capture", read, messages+8)
 	}
 }

@@ -40,7 +40,10 @@ func run(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Wr
 	if cfg.utc {
 		loc = time.UTC
 	}
-	text := report.NewText(stdout, report.TextOptions{
+	// Once the output fails there is no use reading on: stop the run.
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	text := report.NewText(&stopOnError{w: stdout, stop: cancel}, report.TextOptions{
 		Quiet:            cfg.quiet,
 		Verbose:          cfg.verbose,
 		Hex:              cfg.hex,
@@ -53,7 +56,7 @@ func run(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Wr
 	pc := pipeline.Config{WSPorts: cfg.wsPorts, MaxPackets: cfg.count}
 	pc.Dissect = dissect.DefaultConfig()
 	pc.Dissect.MaxPayload = cfg.maxPayload
-	st, runErr := pipeline.Run(ctx, src, pc, text)
+	st, runErr := pipeline.Run(runCtx, src, pc, text)
 	if runErr != nil && ctx.Err() != nil {
 		runErr = nil // an interrupt cuts the input short on purpose
 	}
@@ -66,6 +69,20 @@ func run(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Wr
 		return fmt.Errorf("writing output: %w", outErr)
 	}
 	return nil
+}
+
+// stopOnError is a writer that calls stop when a write to w fails.
+type stopOnError struct {
+	w    io.Writer
+	stop func()
+}
+
+func (s *stopOnError) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if err != nil {
+		s.stop()
+	}
+	return n, err
 }
 
 // interruptible returns a reader of r that ends (io.EOF) as soon as ctx is
