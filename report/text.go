@@ -165,8 +165,10 @@ func (t *Text) Handshake(c *dissect.ConvRef, h *dissect.Handshake) {
 	} else {
 		t.line = append(t.line, " -> "...)
 		t.line = strconv.AppendInt(t.line, int64(h.Response.StatusCode), 10)
-		t.line = append(t.line, ' ')
-		t.str(h.Response.Reason)
+		if h.Response.Reason != "" {
+			t.line = append(t.line, ' ')
+			t.str(h.Response.Reason)
+		}
 	}
 	if h.Subprotocol != "" {
 		t.line = append(t.line, " subprotocol="...)
@@ -286,6 +288,9 @@ func (t *Text) Message(c *dissect.ConvRef, m *dissect.Message) {
 		if m.Frames > 1 {
 			t.line = append(t.line, " frames="...)
 			t.line = strconv.AppendInt(t.line, int64(m.Frames), 10)
+		}
+		if m.Incomplete {
+			t.line = append(t.line, " incomplete"...)
 		}
 		if m.Compressed {
 			t.line = append(t.line, " deflate="...)
@@ -445,15 +450,17 @@ func (t *Text) End(c *dissect.ConvRef, s *dissect.Summary) {
 			t.line = append(t.line, " | s>c "...)
 		}
 		if s.IsWebSocket {
+			t.line = append(t.line, "msgs="...)
 			t.line = strconv.AppendUint(t.line, st.Messages, 10)
-			t.line = append(t.line, " msgs "...)
+			t.line = append(t.line, " ctrl="...)
 			t.line = strconv.AppendUint(t.line, st.Controls, 10)
-			t.line = append(t.line, " ctrl "...)
+			t.line = append(t.line, " payload="...)
 			t.line = strconv.AppendUint(t.line, st.PayloadBytes, 10)
-			t.line = append(t.line, "B, "...)
+			t.line = append(t.line, "B "...)
 		}
+		t.line = append(t.line, "pkts="...)
 		t.line = strconv.AppendUint(t.line, tcp.Packets, 10)
-		t.line = append(t.line, " pkts "...)
+		t.line = append(t.line, " bytes="...)
 		t.line = strconv.AppendUint(t.line, tcp.Bytes, 10)
 		t.line = append(t.line, 'B')
 		if tcp.Gaps > 0 {
@@ -471,16 +478,24 @@ func (t *Text) End(c *dissect.ConvRef, s *dissect.Summary) {
 	t.line = append(t.line, " |"...)
 	if s.IsWebSocket {
 		t.line = append(t.line, " close="...)
-		t.line = appendCloseSummary(t.line, &s.Close)
+		t.line = appendCloseSummary(t.line, &s.Close, s.EndReason)
 	}
 	t.line = append(t.line, " tcp="...)
 	t.line = append(t.line, s.EndReason.String()...)
 	t.emit()
 }
 
-func appendCloseSummary(dst []byte, ci *dissect.CloseInfo) []byte {
+// appendCloseSummary writes how the closing handshake went. Without close
+// frames, a connection that ended (FIN, RST, or reused ports) closed
+// abnormally, which RFC 6455 §7.1.5 calls 1006; one still open when the
+// capture ended, or given up as idle, did not close at all.
+func appendCloseSummary(dst []byte, ci *dissect.CloseInfo, end dissect.EndReason) []byte {
 	if !ci.Sent[dissect.FromClient] && !ci.Sent[dissect.FromServer] {
-		return append(dst, "none(1006)"...)
+		switch end {
+		case dissect.EndFIN, dissect.EndRST, dissect.EndReused:
+			return append(dst, "none(1006)"...)
+		}
+		return append(dst, "none"...)
 	}
 	if ci.Clean {
 		dst = append(dst, "clean"...)

@@ -76,7 +76,7 @@ func parseArgs(args []string, out io.Writer, getenv func(string) string) (*confi
 	fs.Func("c", "", func(s string) error {
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil || n == 0 {
-			return fmt.Errorf("-c wants a positive number of packets, not %q", s)
+			return errors.New("want a positive number of packets")
 		}
 		cfg.count = n
 		return nil
@@ -88,7 +88,7 @@ func parseArgs(args []string, out io.Writer, getenv func(string) string) (*confi
 	fs.Func("ws-port", "", func(s string) error {
 		p, err := strconv.ParseUint(s, 10, 16)
 		if err != nil || p == 0 {
-			return fmt.Errorf("--ws-port wants a TCP port (1-65535), not %q", s)
+			return errors.New("want a TCP port (1-65535)")
 		}
 		cfg.wsPorts = append(cfg.wsPorts, uint16(p))
 		return nil
@@ -96,7 +96,7 @@ func parseArgs(args []string, out io.Writer, getenv func(string) string) (*confi
 	fs.Func("max-payload", "", func(s string) error {
 		n, err := strconv.ParseUint(s, 10, 31)
 		if err != nil {
-			return fmt.Errorf("--max-payload wants a number of bytes, not %q", s)
+			return errors.New("want a number of bytes")
 		}
 		cfg.maxPayload = int(n)
 		return nil

@@ -30,6 +30,8 @@ func mainExit() int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// After the first interrupt ends the run, a second one ends the process.
+	context.AfterFunc(ctx, stop)
 	if err := run(ctx, cfg, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintf(os.Stderr, "wsdump: %v\n", err)
 		return 1

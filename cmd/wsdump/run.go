@@ -22,11 +22,16 @@ func run(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Wr
 	var src capture.Source
 	var err error
 	if cfg.readFile == "-" {
-		src, err = capture.OpenReader(stdin, "-")
+		in, stop := interruptible(ctx, stdin)
+		defer stop()
+		src, err = capture.OpenReader(in, "-")
 	} else {
 		src, err = capture.OpenFile(cfg.readFile)
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // interrupted before the capture began
+		}
 		return err
 	}
 	defer src.Close()
@@ -35,7 +40,10 @@ func run(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Wr
 	if cfg.utc {
 		loc = time.UTC
 	}
-	text := report.NewText(stdout, report.TextOptions{
+	// Once the output fails there is no use reading on: stop the run.
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	text := report.NewText(&stopOnError{w: stdout, stop: cancel}, report.TextOptions{
 		Quiet:            cfg.quiet,
 		Verbose:          cfg.verbose,
 		Hex:              cfg.hex,
@@ -48,7 +56,10 @@ func run(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Wr
 	pc := pipeline.Config{WSPorts: cfg.wsPorts, MaxPackets: cfg.count}
 	pc.Dissect = dissect.DefaultConfig()
 	pc.Dissect.MaxPayload = cfg.maxPayload
-	st, runErr := pipeline.Run(ctx, src, pc, text)
+	st, runErr := pipeline.Run(runCtx, src, pc, text)
+	if runErr != nil && ctx.Err() != nil {
+		runErr = nil // an interrupt cuts the input short on purpose
+	}
 	outErr := text.Flush()
 	printStats(stderr, cfg, &st)
 	if runErr != nil {
@@ -58,6 +69,40 @@ func run(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Wr
 		return fmt.Errorf("writing output: %w", outErr)
 	}
 	return nil
+}
+
+// stopOnError is a writer that calls stop when a write to w fails.
+type stopOnError struct {
+	w    io.Writer
+	stop func()
+}
+
+func (s *stopOnError) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if err != nil {
+		s.stop()
+	}
+	return n, err
+}
+
+// interruptible returns a reader of r that ends (io.EOF) as soon as ctx is
+// done. A read from standard input blocks until the writer sends more or
+// goes away, and an interrupt must not wait for either. stop releases what
+// it holds once reading is over.
+func interruptible(ctx context.Context, r io.Reader) (in io.Reader, stop func()) {
+	if ctx.Done() == nil {
+		return r, func() {}
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := io.Copy(pw, r)
+		pw.CloseWithError(err) // nil: the reader sees io.EOF
+	}()
+	unregister := context.AfterFunc(ctx, func() { pw.Close() })
+	return pr, func() {
+		unregister()
+		pr.Close()
+	}
 }
 
 // printStats writes the end-of-run summary, as tcpdump does, to stderr.
