@@ -32,7 +32,6 @@ import (
 const (
 	refHixie76Framing = "draft-hixie-thewebsocketprotocol-76 §5.3"
 	refHixie75Framing = "draft-hixie-thewebsocketprotocol-75 §4.2"
-	refHixie76Close   = "draft-hixie-thewebsocketprotocol-76 §5.3"
 )
 
 // maxHixieLengthBytes is how many length bytes a length-prefixed frame may
@@ -254,7 +253,7 @@ func (d *hixieDir) begin(typ byte, t time.Time) {
 	d.stats.WireBytes++
 	if d.closed && !d.afterSeen {
 		d.afterSeen = true
-		d.violation("hixie.data_after_close", SeverityError, refHixie76Close,
+		d.violation("hixie.data_after_close", SeverityError, refHixie76Framing,
 			"bytes sent after this side's closing handshake", t)
 	}
 	if typ&0x80 == 0 {

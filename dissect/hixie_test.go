@@ -28,7 +28,7 @@ func (r *hixieRec) Frame(c *ConvRef, f *Frame) {
 	g.Payload = append([]byte(nil), f.Payload...)
 	r.frs = append(r.frs, g)
 	r.lines = append(r.lines, fmt.Sprintf("frame %s #%d %s type=%#x len=%d hdr=%d fin=%v %q trunc=%v start=%d end=%d",
-		f.Dir, f.Index, f.Opcode, f.HixieType, f.Length, f.HeaderLen, f.Fin, short(f.Payload), f.PayloadTruncated,
+		f.Dir, f.Index, f.Opcode, f.HixieType, f.Length, f.HeaderLen, f.Fin, hixieShort(f.Payload), f.PayloadTruncated,
 		f.Start.Sub(hixieT0), f.Time.Sub(hixieT0)))
 }
 func (r *hixieRec) Message(c *ConvRef, m *Message) {
@@ -36,7 +36,7 @@ func (r *hixieRec) Message(c *ConvRef, m *Message) {
 	n.Payload = append([]byte(nil), m.Payload...)
 	r.msgs = append(r.msgs, n)
 	r.lines = append(r.lines, fmt.Sprintf("message %s #%d %s frames=%d wire=%d len=%d %q trunc=%v utf8=%v incomplete=%v sha=%x start=%d end=%d",
-		m.Dir, m.Index, m.Opcode, m.Frames, m.WireLength, m.Length, short(m.Payload), m.Truncated, m.ValidUTF8, m.Incomplete,
+		m.Dir, m.Index, m.Opcode, m.Frames, m.WireLength, m.Length, hixieShort(m.Payload), m.Truncated, m.ValidUTF8, m.Incomplete,
 		m.SHA256[:4], m.Start.Sub(hixieT0), m.End.Sub(hixieT0)))
 }
 func (r *hixieRec) Violation(c *ConvRef, v *Violation) {
@@ -118,7 +118,7 @@ func TestHixieChallengeExamples(t *testing.T) {
 			"Sec-WebSocket-Key1: " + tc.key1 + "\r\nSec-WebSocket-Key2: " + tc.key2 + "\r\nOrigin: http://example.com\r\n\r\n" + tc.key3
 		resp := "HTTP/1.1 101 WebSocket Protocol Handshake\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n" +
 			"Sec-WebSocket-Origin: http://example.com\r\nSec-WebSocket-Location: ws://example.com/demo\r\n\r\n" + tc.want
-		rec, sum2 := runHixie(DefaultConfig(), []hixieSeg{{side: 0, b: req}, {side: 1, b: resp + "\x00ok\xff"}}, noSplit)
+		rec, sum2 := runHixie(DefaultConfig(), []hixieSeg{{side: 0, b: req}, {side: 1, b: resp + "\x00ok\xff"}}, hixieNoSplit)
 		if len(rec.hs) != 1 || !rec.hs[0].ChallengeValid || rec.hs[0].Protocol != ProtoHixie76 || len(rec.codes) != 0 {
 			t.Errorf("conversation: codes %v lines %v", rec.codes, rec.lines)
 		}
@@ -128,9 +128,9 @@ func TestHixieChallengeExamples(t *testing.T) {
 	}
 }
 
-func noSplit(int) []int { return nil }
+func hixieNoSplit(int) []int { return nil }
 
-func oneByOne(n int) []int {
+func hixieOneByOne(n int) []int {
 	var c []int
 	for i := 1; i < n; i++ {
 		c = append(c, i)
@@ -197,7 +197,7 @@ func TestHixieFraming(t *testing.T) {
 		{"cut binary", "\x80\x05abc",
 			[]string{"binary 3 5 abc incomplete"}, nil},
 	} {
-		rec, _ := runHixie(DefaultConfig(), []hixieSeg{{side: 0, b: req}, {side: 1, b: resp + tc.server}}, noSplit)
+		rec, _ := runHixie(DefaultConfig(), []hixieSeg{{side: 0, b: req}, {side: 1, b: resp + tc.server}}, hixieNoSplit)
 		var got []string
 		for _, m := range rec.msgs {
 			s := fmt.Sprintf("%s %d %d %s", m.Opcode, m.Length, m.WireLength, m.Payload)
@@ -236,7 +236,7 @@ func TestHixieFieldsAndSummary(t *testing.T) {
 		{side: 1, b: "\x00yo\xff"},
 		{side: 0, b: "\xff\x00"},
 		{side: 1, b: "\xff\x00"},
-	}, noSplit)
+	}, hixieNoSplit)
 	if len(rec.frs) != 5 || len(rec.msgs) != 5 {
 		t.Fatalf("events: %v", rec.lines)
 	}
@@ -270,12 +270,12 @@ func TestHixieFieldsAndSummary(t *testing.T) {
 	}
 
 	// Server closes first.
-	_, sum = runHixie(DefaultConfig(), []hixieSeg{{side: 0, b: req}, {side: 1, b: resp + "\xff\x00"}, {side: 0, b: "\xff\x00"}}, noSplit)
+	_, sum = runHixie(DefaultConfig(), []hixieSeg{{side: 0, b: req}, {side: 1, b: resp + "\xff\x00"}, {side: 0, b: "\xff\x00"}}, hixieNoSplit)
 	if !sum.Close.Clean || sum.Close.Initiator != FromServer {
 		t.Errorf("server-initiated close: %+v", sum.Close)
 	}
 	// Only one side: not clean.
-	_, sum = runHixie(DefaultConfig(), []hixieSeg{{side: 0, b: req}, {side: 1, b: resp + "\xff\x00"}}, noSplit)
+	_, sum = runHixie(DefaultConfig(), []hixieSeg{{side: 0, b: req}, {side: 1, b: resp + "\xff\x00"}}, hixieNoSplit)
 	if sum.Close.Clean || !sum.Close.Sent[FromServer] || sum.Close.Sent[FromClient] {
 		t.Errorf("one-sided close: %+v", sum.Close)
 	}
@@ -348,7 +348,7 @@ func TestHixieHugeLength(t *testing.T) {
 func TestHixieDowngrade(t *testing.T) {
 	req, _ := hixie76Example()
 	_, resp75 := hixie75Example()
-	rec, sum := runHixie(DefaultConfig(), []hixieSeg{{side: 0, b: req}, {side: 1, b: resp75 + "\x00hello\xff"}}, noSplit)
+	rec, sum := runHixie(DefaultConfig(), []hixieSeg{{side: 0, b: req}, {side: 1, b: resp75 + "\x00hello\xff"}}, hixieNoSplit)
 	if len(rec.hs) != 1 || rec.hs[0].Protocol != ProtoHixie75 || !rec.hs[0].Upgraded {
 		t.Fatalf("handshake: %v", rec.lines)
 	}
@@ -363,7 +363,7 @@ func TestHixieDowngrade(t *testing.T) {
 // Draft 75 uses the same framing; its handshake has no challenge.
 func TestHixie75Conversation(t *testing.T) {
 	req, resp := hixie75Example()
-	rec, sum := runHixie(DefaultConfig(), []hixieSeg{{side: 0, b: req}, {side: 1, b: resp}, {side: 0, b: "\x00a\xff"}, {side: 1, b: "\x00b\xff"}}, noSplit)
+	rec, sum := runHixie(DefaultConfig(), []hixieSeg{{side: 0, b: req}, {side: 1, b: resp}, {side: 0, b: "\x00a\xff"}, {side: 1, b: "\x00b\xff"}}, hixieNoSplit)
 	if sum.Protocol != ProtoHixie75 || len(rec.msgs) != 2 || len(rec.codes) != 0 {
 		t.Errorf("events: %v", rec.lines)
 	}
@@ -374,7 +374,7 @@ func TestHixie75Conversation(t *testing.T) {
 func TestHixieRefused(t *testing.T) {
 	req, _ := hixie76Example()
 	resp := "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 9\r\n\r\nForbidden"
-	rec, sum := runHixie(DefaultConfig(), []hixieSeg{{side: 0, b: req}, {side: 1, b: resp}}, noSplit)
+	rec, sum := runHixie(DefaultConfig(), []hixieSeg{{side: 0, b: req}, {side: 1, b: resp}}, hixieNoSplit)
 	if len(rec.hs) != 1 || rec.hs[0].Upgraded || rec.hs[0].Protocol != ProtoHixie76 || rec.hs[0].Response.StatusCode != 403 {
 		t.Fatalf("handshake: %v", rec.lines)
 	}
@@ -388,7 +388,7 @@ func TestHixieGap(t *testing.T) {
 	req, resp := hixie76Example()
 	rec, sum := runHixie(DefaultConfig(), []hixieSeg{
 		{side: 0, b: req}, {side: 1, b: resp + "\x00ab"}, {side: 1, gap: 10}, {side: 1, b: "cd\xff\x00x\xff"}, {side: 0, b: "\x00c\xff"},
-	}, noSplit)
+	}, hixieNoSplit)
 	if len(rec.msgs) != 2 || !rec.msgs[0].Incomplete || string(rec.msgs[0].Payload) != "ab" || string(rec.msgs[1].Payload) != "c" {
 		t.Errorf("messages: %v", rec.lines)
 	}
@@ -418,15 +418,15 @@ func hixieScenarios() map[string][]hixieSeg {
 func TestHixieChunkingInvariance(t *testing.T) {
 	r := rand.New(rand.NewSource(7))
 	for name, segs := range hixieScenarios() {
-		want := stripTimes(runHixie(DefaultConfig(), segs, noSplit))
+		want := hixieStripTimes(runHixie(DefaultConfig(), segs, hixieNoSplit))
 		if len(want) < 4 {
 			t.Fatalf("%s: too few events: %v", name, want)
 		}
-		if got := stripTimes(runHixie(DefaultConfig(), segs, oneByOne)); got != want {
+		if got := hixieStripTimes(runHixie(DefaultConfig(), segs, hixieOneByOne)); got != want {
 			t.Errorf("%s byte by byte:\n got %s\nwant %s", name, got, want)
 		}
 		for i := 0; i < 20; i++ {
-			if got := stripTimes(runHixie(DefaultConfig(), segs, randomSplit(r))); got != want {
+			if got := hixieStripTimes(runHixie(DefaultConfig(), segs, randomSplit(r))); got != want {
 				t.Errorf("%s random split %d:\n got %s\nwant %s", name, i, got, want)
 				break
 			}
@@ -434,13 +434,13 @@ func TestHixieChunkingInvariance(t *testing.T) {
 	}
 }
 
-// short is the first 40 bytes of a payload, for event lines.
-func short(p []byte) []byte { return p[:min(len(p), 40)] }
+// hixieShort is the first 40 bytes of a payload, for event lines.
+func hixieShort(p []byte) []byte { return p[:min(len(p), 40)] }
 
-// stripTimes joins the event lines without their start= and end= times,
+// hixieStripTimes joins the event lines without their start= and end= times,
 // the client's events first, then the server's: how the events of the two
 // directions interleave depends on when the bytes of each were fed.
-func stripTimes(rec *hixieRec, _ *Summary) string {
+func hixieStripTimes(rec *hixieRec, _ *Summary) string {
 	var b [3]strings.Builder
 	for _, l := range rec.lines {
 		if i := strings.Index(l, " start="); i >= 0 {
@@ -504,7 +504,7 @@ func FuzzHixieFeed(f *testing.F) {
 			}
 			return strings.Join(rec.lines, "\n"), sum
 		}
-		a, sa := run(noSplit)
+		a, sa := run(hixieNoSplit)
 		b, _ := run(randomSplit(rand.New(rand.NewSource(seed))))
 		if a != b {
 			t.Fatalf("whole and split differ:\nwhole %s\nsplit %s", a, b)
@@ -517,3 +517,36 @@ func FuzzHixieFeed(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkHixieFeed decodes text frames of 100 bytes and a length-prefixed
+// frame of 4 KB from one direction, in 1460-byte pieces.
+func BenchmarkHixieFeed(b *testing.B) {
+	var stream []byte
+	for len(stream) < 64<<10 {
+		stream = append(stream, 0x00)
+		stream = append(stream, strings.Repeat("é123456789", 9)[:99]...)
+		stream = append(stream, 0xFF)
+		if len(stream)%7 == 0 {
+			stream = append(stream, "\x80"+hixieLen(4096)+strings.Repeat("\x01", 4096)...)
+		}
+	}
+	cfg := DefaultConfig()
+	ses := newHixieSession(&cfg, &ConvRef{}, hixieNopSink{}, ProtoHixie76)
+	b.SetBytes(int64(len(stream)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for off := 0; off < len(stream); off += 1460 {
+			ses.feed(FromServer, stream[off:min(off+1460, len(stream))], hixieT0)
+		}
+	}
+}
+
+type hixieNopSink struct{}
+
+func (hixieNopSink) Handshake(*ConvRef, *Handshake) {}
+func (hixieNopSink) Frame(*ConvRef, *Frame)         {}
+func (hixieNopSink) Message(*ConvRef, *Message)     {}
+func (hixieNopSink) Violation(*ConvRef, *Violation) {}
+func (hixieNopSink) Gap(*ConvRef, *Gap)             {}
+func (hixieNopSink) End(*ConvRef, *Summary)         {}
