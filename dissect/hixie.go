@@ -22,6 +22,8 @@ import (
 //
 // Draft 76 adds the closing handshake: the frame type 0xFF with a length of
 // 0 (the two bytes 0xFF 0x00). A side that sent it sends nothing more.
+// Draft-75 conversations are read the same way: there the two bytes are an
+// empty frame that receivers discard, but clients send them to close.
 //
 // In the shared event model a sentinel frame is a Frame and a Message with
 // Opcode OpText, a length-prefixed frame one with OpBinary, and the closing
@@ -36,7 +38,8 @@ const (
 
 // maxHixieLengthBytes is how many length bytes a length-prefixed frame may
 // use: nine groups of 7 bits hold 63 bits, the largest length that is
-// counted exactly. A tenth byte makes the direction undecodable.
+// counted exactly. A ninth byte that announces one more makes the direction
+// undecodable (hixie.frame_too_long).
 const maxHixieLengthBytes = 9
 
 type hixieState uint8
