@@ -30,6 +30,14 @@ const (
 // (a client whose upgrade request is not answered yet).
 const maxPending = 1 << 20
 
+// frameSession decodes the frames of both directions after the opening
+// handshake: wsSession for RFC 6455, hixieSession for the hixie drafts.
+type frameSession interface {
+	feed(dir Direction, data []byte, t time.Time)
+	gap(dir Direction, n uint64, t time.Time)
+	end(reason EndReason, t time.Time, sum *Summary)
+}
+
 // Conversation decodes one TCP connection. Feed it the bytes of each side in
 // order, in any pieces; it reports events to the sink.
 type Conversation struct {
@@ -42,7 +50,7 @@ type Conversation struct {
 	rolesFixed bool // clientSide is settled
 	http       *httpPhase
 	pending    [2][]byte // bytes of a side the HTTP phase cannot take yet
-	ws         *wsSession
+	ws         frameSession
 	hs         *Handshake // the last handshake seen
 	protocol   Protocol
 	start      time.Time
@@ -130,7 +138,11 @@ func (c *Conversation) onHandshake(h *Handshake) {
 			opt.Inflater = newDeflateInflaters(c.cfg, h.Deflate)
 		}
 		c.protocol = h.Protocol
-		c.ws = newWSSession(c.cfg, c.ref, c.sink, opt)
+		if h.Protocol == ProtoHixie75 || h.Protocol == ProtoHixie76 {
+			c.ws = newHixieSession(c.cfg, c.ref, c.sink, h.Protocol)
+		} else {
+			c.ws = newWSSession(c.cfg, c.ref, c.sink, opt)
+		}
 	}
 }
 

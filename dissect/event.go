@@ -217,7 +217,12 @@ type Frame struct {
 	Mask   [4]byte
 
 	Length    uint64 // payload length announced in the header
-	HeaderLen int    // bytes of header on the wire (2 to 14)
+	HeaderLen int    // bytes of header on the wire (2 to 14; hixie: type and length bytes)
+
+	// HixieType is the frame type byte of a hixie-75/76 frame: 0x00 for
+	// text, 0xFF for the closing handshake (0xFF 0x00), others as sent.
+	// Zero for RFC 6455 frames.
+	HixieType uint8
 
 	// Payload holds the first bytes of the payload, unmasked, up to the
 	// payload cap; PayloadTruncated says it holds fewer than Length bytes.

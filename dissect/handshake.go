@@ -189,10 +189,28 @@ func (p *httpPhase) checkRequest(c int, t time.Time) {
 			}
 			p.hsViolate(c, "ws.bad_version", SeverityError, refReadReq, d, t)
 		}
-	case ProtoHixie76:
+	case ProtoHixie76, ProtoHixie75:
+		if h.Key3 == nil {
+			break // a draft-75 request: no keys
+		}
+		// A draft-76 request (also when the answer downgraded it).
 		p.checkHixieKey(c, "Sec-WebSocket-Key1", h.Key1, t)
 		p.checkHixieKey(c, "Sec-WebSocket-Key2", h.Key2, t)
+		if len(h.Key3) < 8 {
+			p.hsViolate(c, "ws.hixie_key3_short", SeverityWarning, refHixie76,
+				"connection ended after "+strconv.Itoa(len(h.Key3))+" of the 8 bytes of key3", t)
+		}
 	}
+}
+
+// hixie75Response reports whether a 101 response has the draft-75 form:
+// WebSocket-Origin or WebSocket-Location, and neither of the draft-76
+// Sec-WebSocket-Origin and Sec-WebSocket-Location.
+func hixie75Response(hs []Header) bool {
+	if hasHeader(hs, "Sec-WebSocket-Origin") || hasHeader(hs, "Sec-WebSocket-Location") {
+		return false
+	}
+	return hasHeader(hs, "WebSocket-Origin") || hasHeader(hs, "WebSocket-Location")
 }
 
 // checkResponse checks a 101 answer (RFC 6455 §4.1 client checks, §4.2.2).
@@ -318,7 +336,9 @@ func (p *httpPhase) checkChallenge(srv int, t time.Time) {
 	}
 	h.ExpectedResponse = sum[:]
 	if len(h.ChallengeAnswer) < 16 {
-		return // the answer was not captured entirely
+		p.hsViolate(srv, "ws.hixie_challenge_short", SeverityWarning, refHixie76,
+			"connection ended after "+strconv.Itoa(len(h.ChallengeAnswer))+" of the 16 bytes of the challenge answer", t)
+		return
 	}
 	h.ChallengeValid = string(h.ChallengeAnswer) == string(sum[:])
 	if !h.ChallengeValid {

@@ -780,6 +780,15 @@ func (p *httpPhase) response(s int, hb *headBlock, t time.Time) {
 		}
 		p.hs.Response = resp
 		p.hs.Upgraded = true
+		if req.hixie76 && hixie75Response(hb.headers) {
+			// A draft-76 request answered in the draft-75 form: no
+			// challenge answer follows, frames do.
+			p.hs.Protocol = ProtoHixie75
+			p.hsViolate(s, "ws.hixie_downgrade", SeverityWarning, refHixie76,
+				"draft-76 upgrade request answered with a draft-75 response (WebSocket-Location, no challenge answer)", t)
+			p.completeUpgrade(t)
+			return
+		}
 		if req.hixie76 {
 			sd.msgWS = true
 			sd.st, sd.remain = stFixed, 16

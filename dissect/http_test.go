@@ -709,8 +709,13 @@ func TestHixie76(t *testing.T) {
 	}
 	// Cut inside the answer: reported at end, not upgraded, no mismatch.
 	d = play(nil, []seg{{0, req}, {1, resp[:len(resp)-5]}}, whole)
-	if len(d.hs) != 1 || d.hs[0].Upgraded || len(d.viols) != 0 || d.p.upgraded(1) {
+	if len(d.hs) != 1 || d.hs[0].Upgraded || fmt.Sprint(d.codes()) != "[ws.hixie_challenge_short]" || d.p.upgraded(1) {
 		t.Errorf("cut answer: %v", d.events)
+	}
+	// Cut inside key3: the request is reported at end, unanswered.
+	d = play(nil, []seg{{0, req[:len(req)-3]}, {1, resp}}, whole)
+	if len(d.hs) != 1 || d.hs[0].Upgraded || fmt.Sprint(d.codes()) != "[ws.hixie_key3_short ws.upgrade_not_answered]" {
+		t.Errorf("cut key3: %v %v", d.codes(), d.events)
 	}
 }
 
