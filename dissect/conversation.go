@@ -36,6 +36,9 @@ type frameSession interface {
 	feed(dir Direction, data []byte, t time.Time)
 	gap(dir Direction, n uint64, t time.Time)
 	end(reason EndReason, t time.Time, sum *Summary)
+	// skipOffset counts n bytes that came before the frames (the opening
+	// handshake) in the stream offset of dir.
+	skipOffset(dir Direction, n uint64)
 }
 
 // Conversation decodes one TCP connection. Feed it the bytes of each side in

@@ -132,6 +132,12 @@ func (s *hixieSession) feed(dir Direction, data []byte, t time.Time) {
 
 // gap tells the session that n bytes of direction dir were not captured.
 // The direction is reported out of sync once and not decoded further; a
+
+// skipOffset counts n handshake bytes in the stream offset of dir.
+func (s *hixieSession) skipOffset(dir Direction, n uint64) {
+	s.dirs[dir&1].offset += n
+}
+
 // frame in progress is reported as an incomplete message.
 func (s *hixieSession) gap(dir Direction, n uint64, t time.Time) {
 	if s.ended || n == 0 {

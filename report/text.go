@@ -178,6 +178,13 @@ func (t *Text) Handshake(c *dissect.ConvRef, h *dissect.Handshake) {
 		t.line = append(t.line, " extensions="...)
 		t.line = appendExtensions(t.line, h.AcceptedExtensions)
 	}
+	if h.Response != nil && h.Protocol == dissect.ProtoHixie76 && len(h.ChallengeAnswer) > 0 {
+		if h.ChallengeValid {
+			t.line = append(t.line, " challenge=ok"...)
+		} else {
+			t.line = append(t.line, " challenge=BAD"...)
+		}
+	}
 	if h.Response != nil && h.Protocol == dissect.ProtoRFC6455 && h.Key != "" {
 		if h.AcceptValid {
 			t.line = append(t.line, " accept=ok"...)

@@ -1282,9 +1282,6 @@ func TestEndToEndTextOutputIsSafe(t *testing.T) {
 // conversations: a sentinel frame is a text message, 0xFF 0x00 the closing
 // handshake.
 func TestEndToEndHixieFrames(t *testing.T) {
-	t.Skip("known defect: dissect/conversation.go onHandshake starts an RFC 6455 wsSession for hixie-75/76 " +
-		"handshakes too, so the sentinel frame 00 'hello' FF is read as an unmasked continuation frame " +
-		"(ws.client_frame_unmasked, ws.unexpected_continuation, a 'cont' message of 7 bytes) instead of a text message")
 	cases := []struct {
 		name      string
 		req, resp []byte
