@@ -240,7 +240,10 @@ type Message struct {
 	End    time.Time
 
 	WireLength uint64 // header and payload bytes on the wire, all frames
-	Length     uint64 // payload bytes after unmasking and inflating
+	// WirePayload is the payload bytes on the wire, all frames: what
+	// Length was before inflating.
+	WirePayload uint64
+	Length      uint64 // payload bytes after unmasking and inflating
 	// Payload holds the first bytes of the payload after unmasking and
 	// inflating, up to the payload cap; Truncated says some were cut.
 	Payload   []byte

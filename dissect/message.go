@@ -311,6 +311,7 @@ func (d *dirState) finishMessage(t time.Time, incomplete bool) {
 	d.msgIndex++
 	d.stats.Messages++
 	d.stats.PayloadBytes += m.Length
+	m.WirePayload = d.msgRaw
 	if m.Compressed {
 		d.stats.Compressed += d.msgRaw
 		if m.Inflated {

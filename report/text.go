@@ -300,14 +300,20 @@ func (t *Text) Message(c *dissect.ConvRef, m *dissect.Message) {
 			t.line = append(t.line, " incomplete"...)
 		}
 		if m.Compressed {
+			// The payload as compressed on the wire; the length above
+			// is what it inflated to.
 			t.line = append(t.line, " deflate="...)
-			t.line = strconv.AppendUint(t.line, m.WireLength, 10)
+			t.line = strconv.AppendUint(t.line, m.WirePayload, 10)
 			if !m.Inflated {
-				t.line = append(t.line, "(not inflated"...)
+				t.line = append(t.line, " (not inflated"...)
 				if m.InflateErr != "" {
 					t.line = append(t.line, ": "...)
 					t.str(m.InflateErr)
 				}
+				t.line = append(t.line, ')')
+			} else if m.InflateErr != "" {
+				t.line = append(t.line, " ("...)
+				t.str(m.InflateErr)
 				t.line = append(t.line, ')')
 			}
 		}
