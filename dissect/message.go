@@ -340,9 +340,10 @@ func (d *dirState) controlEnd(t time.Time) {
 	*m = Message{
 		Dir: d.dir, Index: d.msgIndex, Opcode: d.fr.Opcode, Frames: 1,
 		Start: d.fr.Start, End: t,
-		WireLength: uint64(d.fr.HeaderLen) + d.fr.Length,
-		Length:     d.fr.Length,
-		Payload:    d.frameBuf, Truncated: d.fr.PayloadTruncated,
+		WireLength:  uint64(d.fr.HeaderLen) + d.fr.Length,
+		WirePayload: d.fr.Length,
+		Length:      d.fr.Length,
+		Payload:     d.frameBuf, Truncated: d.fr.PayloadTruncated,
 		ValidUTF8: d.ctlUTF8.valid(),
 	}
 	d.ctlHash.Sum(m.SHA256[:0])

@@ -151,7 +151,7 @@ func TestSessionSingleFrameMessages(t *testing.T) {
 	}
 	ms := rec.messages()
 	wantM := Message{Dir: FromClient, Index: 0, Opcode: OpText, Frames: 1, Start: frameT0, End: frameT0,
-		WireLength: 11, Length: 5, Payload: []byte("Hello"), SHA256: sha256.Sum256([]byte("Hello")), ValidUTF8: true}
+		WireLength: 11, WirePayload: 5, Length: 5, Payload: []byte("Hello"), SHA256: sha256.Sum256([]byte("Hello")), ValidUTF8: true}
 	if !reflect.DeepEqual(ms[0], wantM) {
 		t.Fatalf("client message\n got %+v\nwant %+v", ms[0], wantM)
 	}
