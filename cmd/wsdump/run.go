@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -22,42 +23,261 @@ func run(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Wr
 	var src capture.Source
 	var err error
 	if cfg.readFile == "-" {
-		src, err = capture.OpenReader(stdin, "-")
+		src, err = capture.OpenReader(newCtxReader(ctx, stdin), "-")
 	} else {
 		src, err = capture.OpenFile(cfg.readFile)
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // interrupted before the first packet
+		}
 		return err
 	}
 	defer src.Close()
 
-	loc := time.Local
-	if cfg.utc {
-		loc = time.UTC
+	outs, err := openOutputs(cfg, stdout)
+	if err != nil {
+		return err
 	}
-	text := report.NewText(stdout, report.TextOptions{
-		Quiet:            cfg.quiet,
-		Verbose:          cfg.verbose,
-		Hex:              cfg.hex,
-		Color:            cfg.color,
-		Location:         loc,
-		FlushEach:        isTerminal(stdout),
-		AllConversations: cfg.quiet,
-	})
+	var sinks []dissect.Sink
+	var text *report.Text
+	if !cfg.textOff() {
+		loc := time.Local
+		if cfg.utc {
+			loc = time.UTC
+		}
+		text = report.NewText(stdout, report.TextOptions{
+			Quiet:            cfg.quiet,
+			Verbose:          cfg.verbose,
+			Hex:              cfg.hex,
+			Color:            cfg.color,
+			Location:         loc,
+			FlushEach:        isTerminal(stdout),
+			AllConversations: cfg.quiet,
+		})
+		sinks = append(sinks, text)
+	}
+	sinks = append(sinks, outs.sinks...)
+	sink := report.Multi(sinks...)
+	if cfg.filter.Active() {
+		sink = report.NewFilterSink(cfg.filter, sink)
+	}
 
 	pc := pipeline.Config{WSPorts: cfg.wsPorts, MaxPackets: cfg.count}
 	pc.Dissect = dissect.DefaultConfig()
 	pc.Dissect.MaxPayload = cfg.maxPayload
-	st, runErr := pipeline.Run(ctx, src, pc, text)
-	outErr := text.Flush()
+	st, runErr := pipeline.Run(ctx, src, pc, sink)
+	interrupted := ctx.Err() != nil
+	if interrupted {
+		// The source may have been cut in the middle of a packet: that is
+		// the interrupt, not damage.
+		runErr = nil
+	}
+	var outErr error
+	if text != nil {
+		if err := text.Flush(); err != nil {
+			outErr = fmt.Errorf("writing output: %w", err)
+		}
+	}
+	cs := captureStats(&st, interrupted, runErr)
+	if err := outs.close(cs); err != nil && outErr == nil {
+		outErr = err
+	}
 	printStats(stderr, cfg, &st)
 	if runErr != nil {
 		return runErr
 	}
-	if outErr != nil {
-		return fmt.Errorf("writing output: %w", outErr)
+	return outErr
+}
+
+// captureStats turns the pipeline's counts into the report's.
+func captureStats(st *pipeline.Stats, interrupted bool, runErr error) report.CaptureStats {
+	cs := report.CaptureStats{
+		Packets:       st.Capture.Packets,
+		Decoded:       st.Capture.Decoded,
+		Truncated:     st.Capture.Truncated,
+		Skipped:       map[string]uint64{},
+		Conversations: st.Conversations,
+		WebSockets:    st.WebSockets,
+		Handshakes:    st.Handshakes,
+		Messages:      st.Messages,
+		Frames:        st.Frames,
+		Violations:    st.Violations,
+		Gaps:          st.Gaps,
+		Interrupted:   interrupted,
 	}
-	return nil
+	for k, v := range st.Capture.Skipped {
+		cs.Skipped[k] = uint64(v)
+	}
+	cs.SetTimes(st.First, st.Last)
+	if runErr != nil {
+		cs.Error = runErr.Error()
+	}
+	return cs
+}
+
+// outputs are the machine-readable writers of a run and their files.
+type outputs struct {
+	sinks   []dissect.Sink
+	closers []func(report.CaptureStats) error
+}
+
+// openOutputs creates the files of --json, --jsonl and --har and their
+// writers. "-" is stdout.
+func openOutputs(cfg *config, stdout io.Writer) (*outputs, error) {
+	o := &outputs{}
+	open := func(name string) (io.Writer, string, func() error, error) {
+		if name == "-" {
+			return stdout, "standard output", func() error { return nil }, nil
+		}
+		f, err := os.Create(name)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return f, name, f.Close, nil
+	}
+	gen := report.Generator{Name: "wsdump", Version: version}
+	add := func(name string, mk func(w io.Writer, pipe bool) (dissect.Sink, func(report.CaptureStats) error)) error {
+		if name == "" {
+			return nil
+		}
+		w, label, closeFile, err := open(name)
+		if err != nil {
+			o.close(report.CaptureStats{})
+			return err
+		}
+		sink, finish := mk(w, !isRegularFile(w))
+		o.sinks = append(o.sinks, sink)
+		o.closers = append(o.closers, func(cs report.CaptureStats) error {
+			err := finish(cs)
+			if e := closeFile(); err == nil {
+				err = e
+			}
+			if err != nil {
+				return fmt.Errorf("writing %s: %w", label, err)
+			}
+			return nil
+		})
+		return nil
+	}
+	err := add(cfg.jsonFile, func(w io.Writer, _ bool) (dissect.Sink, func(report.CaptureStats) error) {
+		j := report.NewJSON(w, report.JSONOptions{
+			Generator:        gen,
+			Inputs:           []report.Input{{Name: cfg.readFile}},
+			MaxPayload:       cfg.maxPayload,
+			AllConversations: cfg.quiet,
+		})
+		return j, j.Close
+	})
+	if err == nil {
+		err = add(cfg.jsonlFile, func(w io.Writer, pipe bool) (dissect.Sink, func(report.CaptureStats) error) {
+			l := report.NewJSONL(w, report.JSONLOptions{FlushEach: pipe, AllConversations: cfg.quiet})
+			return l, func(report.CaptureStats) error { return l.Close() }
+		})
+	}
+	if err == nil {
+		err = add(cfg.harFile, func(w io.Writer, _ bool) (dissect.Sink, func(report.CaptureStats) error) {
+			h := report.NewHAR(w, report.HAROptions{Creator: gen})
+			return h, func(report.CaptureStats) error { return h.Close() }
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// close finishes every output and returns the first error.
+func (o *outputs) close(cs report.CaptureStats) error {
+	var first error
+	for _, c := range o.closers {
+		if err := c(cs); err != nil && first == nil {
+			first = err
+		}
+	}
+	o.closers = nil
+	return first
+}
+
+// isRegularFile reports whether w is a file on disk (not a pipe, socket or
+// terminal), where buffering until the end is right.
+func isRegularFile(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// errInterrupted ends reading when the run's context is done.
+var errInterrupted = errors.New("interrupted")
+
+// ctxReader reads r in a goroutine so that a read blocked on a pipe (a
+// capture arriving on standard input) returns when ctx is done. It holds at
+// most two 32 KiB buffers.
+type ctxReader struct {
+	ctx  context.Context
+	data chan readChunk
+	free chan []byte
+	cur  []byte
+	held []byte
+	err  error
+}
+
+type readChunk struct {
+	b   []byte
+	err error
+}
+
+func newCtxReader(ctx context.Context, r io.Reader) io.Reader {
+	if ctx.Done() == nil {
+		return r
+	}
+	cr := &ctxReader{ctx: ctx, data: make(chan readChunk), free: make(chan []byte, 2)}
+	cr.free <- make([]byte, 32<<10)
+	cr.free <- make([]byte, 32<<10)
+	go func() {
+		for {
+			var b []byte
+			select {
+			case b = <-cr.free:
+			case <-ctx.Done():
+				return
+			}
+			n, err := r.Read(b)
+			select {
+			case cr.data <- readChunk{b[:n], err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return cr
+}
+
+func (cr *ctxReader) Read(p []byte) (int, error) {
+	for len(cr.cur) == 0 {
+		if cr.err != nil {
+			return 0, cr.err
+		}
+		if cr.held != nil {
+			cr.free <- cr.held[:cap(cr.held)]
+			cr.held = nil
+		}
+		select {
+		case c := <-cr.data:
+			cr.cur, cr.held, cr.err = c.b, c.b, c.err
+		case <-cr.ctx.Done():
+			cr.err = errInterrupted
+		}
+	}
+	n := copy(p, cr.cur)
+	cr.cur = cr.cur[n:]
+	return n, nil
 }
 
 // printStats writes the end-of-run summary, as tcpdump does, to stderr.
