@@ -202,7 +202,7 @@ type harEntry struct {
 	ServerIPAddress string      `json:"serverIPAddress"`
 	Connection      string      `json:"connection"`
 	ResourceType    string      `json:"_resourceType,omitempty"`
-	Messages        rawList     `json:"_webSocketMessages,omitempty"`
+	Messages        any         `json:"_webSocketMessages,omitempty"` // a rawList, nil for ordinary entries
 	Dropped         uint64      `json:"_messagesDropped,omitempty"`
 }
 

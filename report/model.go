@@ -286,10 +286,10 @@ type ConversationJSON struct {
 	Close     *CloseJSON     `json:"close"`
 	Stats     StatsJSON      `json:"stats"`
 	// Only in the JSON report:
-	Messages        rawList `json:"messages,omitempty"`
+	Messages        rawList `json:"messages"`
 	MessagesDropped *uint64 `json:"messages_dropped,omitempty"`
-	Violations      rawList `json:"violations,omitempty"`
-	Gaps            rawList `json:"gaps,omitempty"`
+	Violations      rawList `json:"violations"`
+	Gaps            rawList `json:"gaps"`
 }
 
 func conversationOf(c *dissect.ConvRef, s *dissect.Summary) *ConversationJSON {
