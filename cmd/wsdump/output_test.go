@@ -351,7 +351,7 @@ func TestDiskFullExitStatus(t *testing.T) {
 	}
 }
 
-// b64 decodes a message's payload, text or data.
+// payload decodes a message's payload, from text or data.
 func payload(t *testing.T, m map[string]any) []byte {
 	if s, ok := m["text"].(string); ok {
 		return []byte(s)
