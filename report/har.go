@@ -50,6 +50,7 @@ type HAR struct {
 type harConv struct {
 	messages rawList
 	dropped  uint64
+	held     int // bytes counted in HAR.held
 }
 
 // NewHAR returns a HAR writer to w and writes the start of the log.
@@ -126,6 +127,7 @@ func (h *HAR) Message(c *dissect.ConvRef, m *dissect.Message) {
 		return
 	}
 	h.held += len(b) + 1
+	hc.held += len(b) + 1
 	hc.messages.add(b)
 }
 
@@ -262,10 +264,7 @@ func (h *HAR) End(c *dissect.ConvRef, s *dissect.Summary) {
 	hc := h.convs[c]
 	delete(h.convs, c)
 	if hc != nil {
-		h.held -= len(hc.messages) + 1
-		if h.held < 0 {
-			h.held = 0
-		}
+		h.held -= hc.held
 	}
 	hs := s.Handshake
 	if hs == nil {

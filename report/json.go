@@ -52,6 +52,7 @@ type JSON struct {
 type jsonConv struct {
 	messages, violations, gaps rawList
 	dropped                    uint64
+	held                       int // bytes counted in JSON.held
 }
 
 // NewJSON returns a JSON report writing to w, and writes its header.
@@ -109,6 +110,7 @@ func (j *JSON) hold(jc *jsonConv, l *rawList, b []byte) bool {
 		return false
 	}
 	j.held += len(b) + 1
+	jc.held += len(b) + 1
 	l.add(b)
 	return true
 }
@@ -150,10 +152,7 @@ func (j *JSON) End(c *dissect.ConvRef, s *dissect.Summary) {
 	if jc == nil {
 		jc = &jsonConv{}
 	}
-	j.held -= len(jc.messages) + len(jc.violations) + len(jc.gaps) + 3
-	if j.held < 0 {
-		j.held = 0
-	}
+	j.held -= jc.held
 	if !s.IsWebSocket && s.Handshake == nil && !j.o.AllConversations {
 		return
 	}

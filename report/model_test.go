@@ -170,3 +170,67 @@ func BenchmarkJSONLMessage(b *testing.B) {
 		l.Message(c, m)
 	}
 }
+
+// TestHeldBytesBound feeds messages to the JSON report and the HAR beyond
+// their bound on held bytes: the excess is counted, not kept, and memory
+// held for a conversation is released when it ends.
+func TestHeldBytesBound(t *testing.T) {
+	var jb, hb bytes.Buffer
+	j := NewJSON(&jb, JSONOptions{MaxHeldBytes: 4000})
+	h := NewHAR(&hb, HAROptions{MaxHeldBytes: 4000})
+	sink := Multi(j, h)
+	payload := bytes.Repeat([]byte("x"), 500)
+	for round := 0; round < 2; round++ {
+		c := &dissect.ConvRef{ID: uint64(round + 1), Client: "10.0.0.1:1", Server: "10.0.0.2:80"}
+		hs := &dissect.Handshake{Protocol: dissect.ProtoRFC6455, Upgraded: true, Request: dissect.Request{Method: "GET", URI: "/"}}
+		sink.Handshake(c, hs)
+		for i := 0; i < 20; i++ {
+			sink.Message(c, &dissect.Message{Index: uint64(i), Opcode: dissect.OpText, Payload: payload, Length: 500})
+		}
+		sink.End(c, &dissect.Summary{IsWebSocket: true, Protocol: dissect.ProtoRFC6455, Handshake: hs})
+		if j.held != 0 || h.held != 0 {
+			t.Fatalf("after the end of conversation %d, %d and %d bytes still counted as held", c.ID, j.held, h.held)
+		}
+	}
+	if err := j.Close(CaptureStats{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Conversations []struct {
+			Messages []json.RawMessage `json:"messages"`
+			Dropped  uint64            `json:"messages_dropped"`
+		} `json:"conversations"`
+	}
+	if err := json.Unmarshal(jb.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var har struct {
+		Log struct {
+			Entries []struct {
+				Messages []json.RawMessage `json:"_webSocketMessages"`
+				Dropped  uint64            `json:"_messagesDropped"`
+			} `json:"entries"`
+		} `json:"log"`
+	}
+	if err := json.Unmarshal(hb.Bytes(), &har); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Conversations) != 2 || len(har.Log.Entries) != 2 {
+		t.Fatalf("%d conversations, %d entries; want 2 and 2", len(doc.Conversations), len(har.Log.Entries))
+	}
+	for i := 0; i < 2; i++ {
+		c, e := doc.Conversations[i], har.Log.Entries[i]
+		// Each JSON message is somewhat over 700 bytes, each HAR one over
+		// 500: both bounds are hit in each conversation, the second
+		// conversation gets as many as the first.
+		if n := len(c.Messages); n == 0 || n >= 20 || uint64(n)+c.Dropped != 20 || n != len(doc.Conversations[0].Messages) {
+			t.Errorf("report conversation %d: %d kept, %d dropped", i+1, n, c.Dropped)
+		}
+		if n := len(e.Messages); n == 0 || n >= 20 || uint64(n)+e.Dropped != 20 || n != len(har.Log.Entries[0].Messages) {
+			t.Errorf("HAR entry %d: %d kept, %d dropped", i+1, n, e.Dropped)
+		}
+	}
+}
