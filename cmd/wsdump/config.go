@@ -5,10 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/wsdump/wsdump/dissect"
+	"github.com/wsdump/wsdump/report"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -25,6 +27,17 @@ type config struct {
 	utc        bool
 	wsPorts    []uint16
 	maxPayload int
+
+	// Machine-readable outputs: a file name, "-" for standard output, ""
+	// for none.
+	jsonFile, jsonlFile, harFile string
+	filter                       report.Filter
+}
+
+// textOff reports whether a machine-readable output takes standard output,
+// which turns the text view off.
+func (c *config) textOff() bool {
+	return c.jsonFile == "-" || c.jsonlFile == "-" || c.harFile == "-"
 }
 
 var errHelp = errors.New("help shown")
@@ -51,6 +64,21 @@ Options:
   --color WHEN       colour the output: auto (a terminal, unless NO_COLOR is
                      set), always or never (default auto)
   --utc              print times in UTC instead of the local time zone
+  --json FILE        write the JSON report (one document) to FILE
+  --jsonl FILE       write one JSON event per line to FILE as they happen
+  --har FILE         write an HTTP Archive 1.2 with the WebSocket messages
+                     to FILE, as Chrome's developer tools export it
+                     (FILE "-" is standard output, which turns the text
+                     view off; the three combine with each other and with
+                     the text view; see docs/json.md)
+
+Filters (they apply to every output):
+  --conv ADDR:PORT   only conversations with this endpoint on either side
+                     (ADDR, :PORT or [IPv6]:PORT also work; repeatable)
+  --from SIDE        only messages and frames sent by client or server
+  --opcode LIST      only messages of these opcodes: text, binary, close,
+                     ping, pong, cont, 0x3..0xf, data, control
+  --grep REGEX       only messages whose (kept) payload matches REGEX
   --version          print the version and exit
   -h, --help         print this help and exit
 
@@ -60,6 +88,8 @@ Examples:
   wsdump -r capture.pcap -q
   tcpdump -w - port 8080 | wsdump -r -
   wsdump -r tunnel.pcap --ws-port 8888
+  wsdump -r capture.pcap --jsonl - --opcode text | jq .text
+  wsdump -r capture.pcap --har capture.har --json report.json
 
 Exit status: 0 when the input was read to its end, 1 when it could not be
 opened or is damaged (what was decoded before the damage is still printed),
@@ -101,6 +131,46 @@ func parseArgs(args []string, out io.Writer, getenv func(string) string) (*confi
 		cfg.maxPayload = int(n)
 		return nil
 	})
+	fs.StringVar(&cfg.jsonFile, "json", "", "")
+	fs.StringVar(&cfg.jsonlFile, "jsonl", "", "")
+	fs.StringVar(&cfg.harFile, "har", "", "")
+	fs.Func("conv", "", func(s string) error {
+		m, err := report.ParseEndpointMatch(s)
+		if err != nil {
+			return fmt.Errorf("--conv: %v", err)
+		}
+		cfg.filter.Conv = append(cfg.filter.Conv, m)
+		return nil
+	})
+	fs.Func("from", "", func(s string) error {
+		var d dissect.Direction
+		switch s {
+		case "client":
+			d = dissect.FromClient
+		case "server":
+			d = dissect.FromServer
+		default:
+			return fmt.Errorf("--from wants client or server, not %q", s)
+		}
+		cfg.filter.From = &d
+		return nil
+	})
+	fs.Func("opcode", "", func(s string) error {
+		ops, err := report.ParseOpcodes(s)
+		if err != nil {
+			return fmt.Errorf("--opcode: %v", err)
+		}
+		cfg.filter.Opcodes = append(cfg.filter.Opcodes, ops...)
+		return nil
+	})
+	fs.Func("grep", "", func(s string) error {
+		re, err := regexp.Compile(s)
+		if err != nil {
+			return fmt.Errorf("--grep: %v", err)
+		}
+		cfg.filter.Grep = re
+		return nil
+	})
 	colorWhen := "auto"
 	fs.StringVar(&colorWhen, "color", "auto", "")
 	showVersion := fs.Bool("version", false, "")
@@ -123,6 +193,9 @@ func parseArgs(args []string, out io.Writer, getenv func(string) string) (*confi
 	if cfg.readFile == "" {
 		return nil, errors.New("no input: give a capture file with -r FILE")
 	}
+	if err := checkOutputs(cfg); err != nil {
+		return nil, err
+	}
 	switch colorWhen {
 	case "always":
 		cfg.color = true
@@ -133,4 +206,22 @@ func parseArgs(args []string, out io.Writer, getenv func(string) string) (*confi
 		return nil, fmt.Errorf("--color wants auto, always or never, not %q", colorWhen)
 	}
 	return cfg, nil
+}
+
+// checkOutputs refuses two outputs on standard output, or on one file.
+func checkOutputs(cfg *config) error {
+	seen := map[string]string{}
+	for _, o := range []struct{ flag, file string }{{"--json", cfg.jsonFile}, {"--jsonl", cfg.jsonlFile}, {"--har", cfg.harFile}} {
+		if o.file == "" {
+			continue
+		}
+		if prev, dup := seen[o.file]; dup {
+			if o.file == "-" {
+				return fmt.Errorf("%s and %s both write to standard output; give one of them a file", prev, o.flag)
+			}
+			return fmt.Errorf("%s and %s both write to %q", prev, o.flag, o.file)
+		}
+		seen[o.file] = o.flag
+	}
+	return nil
 }

@@ -36,39 +36,184 @@ func run(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Wr
 	}
 	defer src.Close()
 
-	loc := time.Local
-	if cfg.utc {
-		loc = time.UTC
-	}
-	// Once the output fails there is no use reading on: stop the run.
+	// Once an output fails there is no use reading on: stop the run.
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	text := report.NewText(&stopOnError{w: stdout, stop: cancel}, report.TextOptions{
-		Quiet:            cfg.quiet,
-		Verbose:          cfg.verbose,
-		Hex:              cfg.hex,
-		Color:            cfg.color,
-		Location:         loc,
-		FlushEach:        isTerminal(stdout),
-		AllConversations: cfg.quiet,
-	})
+	rawStdout := stdout
+	stdout = &stopOnError{w: stdout, stop: cancel}
+	outs, err := openOutputs(cfg, rawStdout, cancel)
+	if err != nil {
+		return err
+	}
+	var sinks []dissect.Sink
+	var text *report.Text
+	if !cfg.textOff() {
+		loc := time.Local
+		if cfg.utc {
+			loc = time.UTC
+		}
+		text = report.NewText(stdout, report.TextOptions{
+			Quiet:            cfg.quiet,
+			Verbose:          cfg.verbose,
+			Hex:              cfg.hex,
+			Color:            cfg.color,
+			Location:         loc,
+			FlushEach:        isTerminal(rawStdout),
+			AllConversations: cfg.quiet,
+		})
+		sinks = append(sinks, text)
+	}
+	sinks = append(sinks, outs.sinks...)
+	sink := report.Multi(sinks...)
+	if cfg.filter.Active() {
+		sink = report.NewFilterSink(cfg.filter, sink)
+	}
 
 	pc := pipeline.Config{WSPorts: cfg.wsPorts, MaxPackets: cfg.count}
 	pc.Dissect = dissect.DefaultConfig()
 	pc.Dissect.MaxPayload = cfg.maxPayload
-	st, runErr := pipeline.Run(runCtx, src, pc, text)
-	if runErr != nil && ctx.Err() != nil {
-		runErr = nil // an interrupt cuts the input short on purpose
+	st, runErr := pipeline.Run(runCtx, src, pc, sink)
+	interrupted := ctx.Err() != nil
+	if interrupted {
+		// The source may have been cut in the middle of a packet: that is
+		// the interrupt, not damage.
+		runErr = nil
 	}
-	outErr := text.Flush()
+	var outErr error
+	if text != nil {
+		if err := text.Flush(); err != nil {
+			outErr = fmt.Errorf("writing output: %w", err)
+		}
+	}
+	cs := captureStats(&st, interrupted, runErr)
+	if err := outs.close(cs); err != nil && outErr == nil {
+		outErr = err
+	}
 	printStats(stderr, cfg, &st)
 	if runErr != nil {
 		return runErr
 	}
-	if outErr != nil {
-		return fmt.Errorf("writing output: %w", outErr)
+	return outErr
+}
+
+// captureStats turns the pipeline's counts into the report's.
+func captureStats(st *pipeline.Stats, interrupted bool, runErr error) report.CaptureStats {
+	cs := report.CaptureStats{
+		Packets:       st.Capture.Packets,
+		Decoded:       st.Capture.Decoded,
+		Truncated:     st.Capture.Truncated,
+		Skipped:       map[string]uint64{},
+		Conversations: st.Conversations,
+		WebSockets:    st.WebSockets,
+		Handshakes:    st.Handshakes,
+		Messages:      st.Messages,
+		Frames:        st.Frames,
+		Violations:    st.Violations,
+		Gaps:          st.Gaps,
+		Interrupted:   interrupted,
 	}
-	return nil
+	for k, v := range st.Capture.Skipped {
+		cs.Skipped[k] = uint64(v)
+	}
+	cs.SetTimes(st.First, st.Last)
+	if runErr != nil {
+		cs.Error = runErr.Error()
+	}
+	return cs
+}
+
+// outputs are the machine-readable writers of a run and their files.
+type outputs struct {
+	sinks   []dissect.Sink
+	closers []func(report.CaptureStats) error
+}
+
+// openOutputs creates the files of --json, --jsonl and --har and their
+// writers. "-" is stdout.
+func openOutputs(cfg *config, stdout io.Writer, stop func()) (*outputs, error) {
+	o := &outputs{}
+	open := func(name string) (io.Writer, string, func() error, error) {
+		if name == "-" {
+			return stdout, "standard output", func() error { return nil }, nil
+		}
+		f, err := os.Create(name)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return f, name, f.Close, nil
+	}
+	gen := report.Generator{Name: "wsdump", Version: version}
+	add := func(name string, mk func(w io.Writer, pipe bool) (dissect.Sink, func(report.CaptureStats) error)) error {
+		if name == "" {
+			return nil
+		}
+		w, label, closeFile, err := open(name)
+		if err != nil {
+			o.close(report.CaptureStats{})
+			return err
+		}
+		sink, finish := mk(&stopOnError{w: w, stop: stop}, !isRegularFile(w))
+		o.sinks = append(o.sinks, sink)
+		o.closers = append(o.closers, func(cs report.CaptureStats) error {
+			err := finish(cs)
+			if e := closeFile(); err == nil {
+				err = e
+			}
+			if err != nil {
+				return fmt.Errorf("writing %s: %w", label, err)
+			}
+			return nil
+		})
+		return nil
+	}
+	err := add(cfg.jsonFile, func(w io.Writer, _ bool) (dissect.Sink, func(report.CaptureStats) error) {
+		j := report.NewJSON(w, report.JSONOptions{
+			Generator:        gen,
+			Inputs:           []report.Input{{Name: cfg.readFile}},
+			MaxPayload:       cfg.maxPayload,
+			AllConversations: cfg.quiet,
+		})
+		return j, j.Close
+	})
+	if err == nil {
+		err = add(cfg.jsonlFile, func(w io.Writer, pipe bool) (dissect.Sink, func(report.CaptureStats) error) {
+			l := report.NewJSONL(w, report.JSONLOptions{FlushEach: pipe, AllConversations: cfg.quiet})
+			return l, func(report.CaptureStats) error { return l.Close() }
+		})
+	}
+	if err == nil {
+		err = add(cfg.harFile, func(w io.Writer, _ bool) (dissect.Sink, func(report.CaptureStats) error) {
+			h := report.NewHAR(w, report.HAROptions{Creator: gen})
+			return h, func(report.CaptureStats) error { return h.Close() }
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// close finishes every output and returns the first error.
+func (o *outputs) close(cs report.CaptureStats) error {
+	var first error
+	for _, c := range o.closers {
+		if err := c(cs); err != nil && first == nil {
+			first = err
+		}
+	}
+	o.closers = nil
+	return first
+}
+
+// isRegularFile reports whether w is a file on disk (not a pipe, socket or
+// terminal), where buffering until the end is right.
+func isRegularFile(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // stopOnError is a writer that calls stop when a write to w fails.

@@ -1,0 +1,559 @@
+package report
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"net/netip"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/wsdump/wsdump/dissect"
+)
+
+// SchemaVersion is the version of the JSON data model shared by the JSON
+// report and the JSON Lines events (report/schema). It changes its major
+// number when a field is removed or changes meaning, its minor number when
+// fields are added.
+const SchemaVersion = "1.0"
+
+// TimeLayout is how every time is written: RFC 3339 in UTC with nine
+// fractional digits.
+const TimeLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+// Generator names the program that wrote a report.
+type Generator struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// Input describes one source of packets.
+type Input struct {
+	Name string `json:"name"` // file name, "-" for standard input
+}
+
+// CaptureStats are the counts of a whole run, written at the end of the
+// JSON report and in the HAR creator comment.
+type CaptureStats struct {
+	Packets       uint64            `json:"packets"`
+	Decoded       uint64            `json:"decoded"`
+	Truncated     uint64            `json:"truncated"`
+	Skipped       map[string]uint64 `json:"skipped"`
+	Conversations uint64            `json:"conversations"`
+	WebSockets    uint64            `json:"websockets"`
+	Handshakes    uint64            `json:"handshakes"`
+	Messages      uint64            `json:"messages"`
+	Frames        uint64            `json:"frames"`
+	Violations    uint64            `json:"violations"`
+	Gaps          uint64            `json:"gaps"`
+	First         *string           `json:"first"` // capture time of the first packet, null without packets
+	Last          *string           `json:"last"`
+	Interrupted   bool              `json:"interrupted"` // the run was stopped before the input ended
+	Error         string            `json:"error,omitempty"`
+}
+
+// SetTimes fills First and Last from capture times (zero times give null).
+func (s *CaptureStats) SetTimes(first, last time.Time) {
+	s.First, s.Last = timePtr(first), timePtr(last)
+}
+
+func timePtr(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := formatTime(t)
+	return &s
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
+
+// Endpoint is one side of a conversation.
+type Endpoint struct {
+	IP   string `json:"ip"`
+	Port int    `json:"port"`
+}
+
+// endpointOf splits an "ip:port" string. An address that does not parse
+// (which the pipeline never produces) keeps its text as IP and port 0.
+func endpointOf(s string) Endpoint {
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		return Endpoint{IP: s}
+	}
+	return Endpoint{IP: ap.Addr().String(), Port: int(ap.Port())}
+}
+
+// HeaderJSON is one HTTP header, in wire order.
+type HeaderJSON struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+func headersOf(hs []dissect.Header) []HeaderJSON {
+	out := make([]HeaderJSON, 0, len(hs))
+	for _, h := range hs {
+		out = append(out, HeaderJSON{h.Name, h.Value})
+	}
+	return out
+}
+
+// ExtensionJSON is one negotiated or offered extension.
+type ExtensionJSON struct {
+	Name   string      `json:"name"`
+	Params []ParamJSON `json:"params"`
+}
+
+// ParamJSON is one extension parameter; Value is null for a bare token.
+type ParamJSON struct {
+	Name  string  `json:"name"`
+	Value *string `json:"value"`
+}
+
+func extensionsOf(es []dissect.Extension) []ExtensionJSON {
+	out := make([]ExtensionJSON, 0, len(es))
+	for _, e := range es {
+		x := ExtensionJSON{Name: e.Name, Params: make([]ParamJSON, 0, len(e.Params))}
+		for _, p := range e.Params {
+			q := ParamJSON{Name: p.Name}
+			if p.HasValue {
+				v := p.Value
+				q.Value = &v
+			}
+			x.Params = append(x.Params, q)
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// HandshakeJSON is the opening handshake of a conversation.
+type HandshakeJSON struct {
+	Protocol       string          `json:"protocol"`
+	Method         string          `json:"method"`
+	URI            string          `json:"uri"`
+	HTTPVersion    string          `json:"http_version"`
+	RequestTime    string          `json:"request_time"`
+	RequestHeaders []HeaderJSON    `json:"request_headers"`
+	Status         *int            `json:"status"` // null when no response was captured
+	Reason         *string         `json:"reason"`
+	ResponseTime   *string         `json:"response_time"`
+	Response       []HeaderJSON    `json:"response_headers"` // empty without a response
+	Upgraded       bool            `json:"upgraded"`
+	Key            string          `json:"key"`
+	Accept         string          `json:"accept"`
+	AcceptValid    bool            `json:"accept_valid"`
+	Subprotocol    string          `json:"subprotocol"`
+	Extensions     []ExtensionJSON `json:"extensions"` // accepted by the server
+	OfferedProtos  []string        `json:"offered_subprotocols"`
+	OfferedExts    []ExtensionJSON `json:"offered_extensions"`
+	ChallengeValid *bool           `json:"challenge_valid,omitempty"` // hixie-76 only
+}
+
+func handshakeOf(h *dissect.Handshake) *HandshakeJSON {
+	j := &HandshakeJSON{
+		Protocol:       string(h.Protocol),
+		Method:         h.Request.Method,
+		URI:            h.Request.URI,
+		HTTPVersion:    h.Request.Version,
+		RequestTime:    formatTime(h.Request.Time),
+		RequestHeaders: headersOf(h.Request.Headers),
+		Response:       []HeaderJSON{},
+		Upgraded:       h.Upgraded,
+		Key:            h.Key,
+		Accept:         h.Accept,
+		AcceptValid:    h.AcceptValid,
+		Subprotocol:    h.Subprotocol,
+		Extensions:     extensionsOf(h.AcceptedExtensions),
+		OfferedProtos:  append([]string{}, h.OfferedSubprotocols...),
+		OfferedExts:    extensionsOf(h.OfferedExtensions),
+	}
+	if r := h.Response; r != nil {
+		st, reason := r.StatusCode, r.Reason
+		j.Status, j.Reason = &st, &reason
+		j.ResponseTime = timePtr(r.Time)
+		j.Response = headersOf(r.Headers)
+	}
+	if h.Protocol == dissect.ProtoHixie76 && h.Response != nil {
+		v := h.ChallengeValid
+		j.ChallengeValid = &v
+	}
+	return j
+}
+
+// CloseJSON is the closing handshake of a conversation. Code and Reason are
+// those of the initiator's close frame.
+type CloseJSON struct {
+	Initiator string `json:"initiator"`
+	Code      *int   `json:"code"`
+	Reason    string `json:"reason"`
+	Clean     bool   `json:"clean"`
+	// ReplyCode is the status code of the other side's close frame.
+	ReplyCode *int `json:"reply_code"`
+}
+
+func closeOf(c *dissect.CloseInfo) *CloseJSON {
+	if !c.Sent[0] && !c.Sent[1] {
+		return nil
+	}
+	d := c.Initiator
+	if !c.Sent[d] {
+		d = d.Opposite()
+	}
+	j := &CloseJSON{Initiator: d.String(), Reason: c.Reason[d], Clean: c.Clean}
+	if c.HasCode[d] {
+		v := int(c.Code[d])
+		j.Code = &v
+	}
+	if o := d.Opposite(); c.Sent[o] && c.HasCode[o] {
+		v := int(c.Code[o])
+		j.ReplyCode = &v
+	}
+	return j
+}
+
+// RTTJSON summarises ping round trips, in milliseconds.
+type RTTJSON struct {
+	Count uint64  `json:"count"`
+	Min   float64 `json:"min_ms"`
+	Max   float64 `json:"max_ms"`
+	Avg   float64 `json:"avg_ms"`
+}
+
+// TCPJSON are the transport counts of one direction.
+type TCPJSON struct {
+	Packets  uint64 `json:"packets"`
+	Bytes    uint64 `json:"bytes"`
+	Gaps     uint64 `json:"gaps"`
+	GapBytes uint64 `json:"gap_bytes"`
+	FIN      bool   `json:"fin"`
+	RST      bool   `json:"rst"`
+}
+
+// DirStatsJSON counts what one direction carried.
+type DirStatsJSON struct {
+	Frames        uint64   `json:"frames"`
+	Messages      uint64   `json:"messages"` // data messages
+	Controls      uint64   `json:"controls"` // control frames
+	WireBytes     uint64   `json:"wire_bytes"`
+	PayloadBytes  uint64   `json:"payload_bytes"`
+	Compressed    uint64   `json:"compressed_bytes"`
+	Inflated      uint64   `json:"inflated_bytes"`
+	Pings         uint64   `json:"pings"`
+	Pongs         uint64   `json:"pongs"`
+	Violations    uint64   `json:"violations"`
+	RTT           *RTTJSON `json:"rtt"` // null when no pong answered a ping
+	OutOfSync     bool     `json:"out_of_sync"`
+	UndecodedTail uint64   `json:"undecoded_bytes"`
+	TCP           TCPJSON  `json:"tcp"`
+}
+
+// StatsJSON holds the counts of both directions.
+type StatsJSON struct {
+	Client DirStatsJSON `json:"client"`
+	Server DirStatsJSON `json:"server"`
+}
+
+func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
+
+func dirStatsOf(s *dissect.DirStats, t *dissect.TCPStats) DirStatsJSON {
+	j := DirStatsJSON{
+		Frames: s.Frames, Messages: s.Messages, Controls: s.Controls,
+		WireBytes: s.WireBytes, PayloadBytes: s.PayloadBytes,
+		Compressed: s.Compressed, Inflated: s.Inflated,
+		Pings: s.Pings, Pongs: s.Pongs, Violations: s.Violations,
+		OutOfSync: s.OutOfSync, UndecodedTail: s.UndecodedTail,
+		TCP: TCPJSON{t.Packets, t.Bytes, t.Gaps, t.GapBytes, t.FIN, t.RST},
+	}
+	if s.RTTCount > 0 {
+		j.RTT = &RTTJSON{Count: s.RTTCount, Min: ms(s.RTTMin), Max: ms(s.RTTMax), Avg: ms(s.RTTSum) / float64(s.RTTCount)}
+	}
+	return j
+}
+
+// ConversationJSON is the summary of one conversation. In the JSON report
+// it also holds the conversation's messages, violations and gaps; in JSON
+// Lines those were events of their own and these fields are absent.
+type ConversationJSON struct {
+	ID        uint64         `json:"id"`
+	Client    Endpoint       `json:"client"`
+	Server    Endpoint       `json:"server"`
+	Start     *string        `json:"start"`
+	End       *string        `json:"end"`
+	EndReason string         `json:"end_reason"` // fin, rst, timeout, open, reused, unknown
+	WebSocket bool           `json:"websocket"`
+	Protocol  *string        `json:"protocol"` // null when it never spoke WebSocket
+	Handshake *HandshakeJSON `json:"handshake"`
+	Close     *CloseJSON     `json:"close"`
+	Stats     StatsJSON      `json:"stats"`
+	// Only in the JSON report:
+	Messages        rawList `json:"messages"`
+	MessagesDropped *uint64 `json:"messages_dropped,omitempty"`
+	Violations      rawList `json:"violations"`
+	Gaps            rawList `json:"gaps"`
+}
+
+func conversationOf(c *dissect.ConvRef, s *dissect.Summary) *ConversationJSON {
+	j := &ConversationJSON{
+		ID:        c.ID,
+		Client:    endpointOf(c.Client),
+		Server:    endpointOf(c.Server),
+		Start:     timePtr(s.Start),
+		End:       timePtr(s.End),
+		EndReason: s.EndReason.String(),
+		WebSocket: s.IsWebSocket,
+		Close:     closeOf(&s.Close),
+		Stats: StatsJSON{
+			Client: dirStatsOf(&s.Stats[dissect.FromClient], &s.TCP[dissect.FromClient]),
+			Server: dirStatsOf(&s.Stats[dissect.FromServer], &s.TCP[dissect.FromServer]),
+		},
+	}
+	if s.Protocol != "" {
+		p := string(s.Protocol)
+		j.Protocol = &p
+	}
+	if s.Handshake != nil {
+		j.Handshake = handshakeOf(s.Handshake)
+	}
+	return j
+}
+
+// rawList is a JSON array whose elements were encoded already, kept as
+// one buffer ("[a,b,c]" without the brackets until marshalled). A nil
+// rawList is omitted; an empty non-nil one is written as [].
+type rawList []byte
+
+func (r rawList) MarshalJSON() ([]byte, error) {
+	out := make([]byte, 0, len(r)+2)
+	out = append(out, '[')
+	out = append(out, r...)
+	return append(out, ']'), nil
+}
+
+// add appends one encoded element.
+func (r *rawList) add(elem []byte) {
+	if *r == nil {
+		*r = make(rawList, 0, len(elem)+1)
+	} else if len(*r) > 0 {
+		*r = append(*r, ',')
+	}
+	*r = append(*r, elem...)
+}
+
+// --- hand-written encoding of the frequent events ---
+
+// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD,
+// as encoding/json does; <, > and & are kept as they are.
+func appendJSONString[T string | []byte](dst []byte, s T) []byte {
+	const hexd = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexd[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+func appendKey(dst []byte, k string) []byte {
+	dst = append(dst, ',', '"')
+	dst = append(dst, k...)
+	return append(dst, '"', ':')
+}
+
+func appendBool(dst []byte, b bool) []byte {
+	if b {
+		return append(dst, "true"...)
+	}
+	return append(dst, "false"...)
+}
+
+func appendTime(dst []byte, t time.Time) []byte {
+	dst = append(dst, '"')
+	dst = t.UTC().AppendFormat(dst, TimeLayout)
+	return append(dst, '"')
+}
+
+// appendEndpoint appends {"ip":...,"port":...} for an "ip:port" string.
+func appendEndpoint(dst []byte, s string) []byte {
+	e := endpointOf(s)
+	dst = append(dst, `{"ip":`...)
+	dst = appendJSONString(dst, e.IP)
+	dst = append(dst, `,"port":`...)
+	dst = strconv.AppendInt(dst, int64(e.Port), 10)
+	return append(dst, '}')
+}
+
+// asText reports whether a message payload is written as "text" rather
+// than base64 "data": text messages, pings and pongs whose kept bytes are
+// valid UTF-8. Binary, close and reserved-opcode payloads are always data.
+func asText(m *dissect.Message) bool {
+	switch m.Opcode {
+	case dissect.OpText, dissect.OpPing, dissect.OpPong:
+		return utf8.Valid(m.Payload)
+	}
+	return false
+}
+
+// appendMessageFields appends the fields of a message after an opening
+// brace and "conversation": dst must already hold the start of the object.
+func appendMessageFields(dst []byte, m *dissect.Message) []byte {
+	dst = appendKey(dst, "index")
+	dst = strconv.AppendUint(dst, m.Index, 10)
+	dst = appendKey(dst, "time")
+	dst = appendTime(dst, m.End)
+	dst = appendKey(dst, "start")
+	dst = appendTime(dst, m.Start)
+	dst = appendKey(dst, "from")
+	dst = append(dst, '"')
+	dst = append(dst, m.Dir.String()...)
+	dst = append(dst, '"')
+	dst = appendKey(dst, "opcode")
+	dst = append(dst, '"')
+	dst = append(dst, m.Opcode.String()...)
+	dst = append(dst, '"')
+	dst = appendKey(dst, "frames")
+	dst = strconv.AppendInt(dst, int64(m.Frames), 10)
+	dst = appendKey(dst, "compressed")
+	dst = appendBool(dst, m.Compressed)
+	dst = appendKey(dst, "length")
+	dst = strconv.AppendUint(dst, m.Length, 10)
+	dst = appendKey(dst, "wire_length")
+	dst = strconv.AppendUint(dst, m.WireLength, 10)
+	if asText(m) {
+		dst = appendKey(dst, "text")
+		dst = appendJSONString(dst, m.Payload)
+	} else {
+		dst = appendKey(dst, "data")
+		dst = append(dst, '"')
+		dst = base64.StdEncoding.AppendEncode(dst, m.Payload)
+		dst = append(dst, '"')
+	}
+	dst = appendKey(dst, "truncated")
+	dst = appendBool(dst, m.Truncated)
+	dst = appendKey(dst, "sha256")
+	dst = append(dst, '"')
+	dst = hex.AppendEncode(dst, m.SHA256[:])
+	dst = append(dst, '"')
+	if m.Incomplete {
+		dst = appendKey(dst, "incomplete")
+		dst = append(dst, "true"...)
+	}
+	if m.InflateErr != "" {
+		dst = appendKey(dst, "inflate_error")
+		dst = appendJSONString(dst, m.InflateErr)
+	}
+	if m.Opcode == dissect.OpClose {
+		dst = appendKey(dst, "code")
+		if m.HasCloseCode {
+			dst = strconv.AppendUint(dst, uint64(m.CloseCode), 10)
+		} else {
+			dst = append(dst, "null"...)
+		}
+		dst = appendKey(dst, "reason")
+		dst = appendJSONString(dst, m.CloseReason)
+	}
+	if m.Opcode == dissect.OpPong && m.HasRTT {
+		dst = appendKey(dst, "rtt_ms")
+		dst = strconv.AppendFloat(dst, ms(m.RTT), 'f', -1, 64)
+	}
+	if m.Unsolicited {
+		dst = appendKey(dst, "unsolicited")
+		dst = append(dst, "true"...)
+	}
+	return append(dst, '}')
+}
+
+// appendMessage appends a message object as it stands in the JSON report.
+func appendMessage(dst []byte, id uint64, m *dissect.Message) []byte {
+	dst = append(dst, `{"conversation":`...)
+	dst = strconv.AppendUint(dst, id, 10)
+	return appendMessageFields(dst, m)
+}
+
+// appendViolationFields appends the fields of a violation and the closing
+// brace, after "conversation".
+func appendViolationFields(dst []byte, v *dissect.Violation) []byte {
+	dst = appendKey(dst, "code")
+	dst = appendJSONString(dst, v.Code)
+	dst = appendKey(dst, "severity")
+	dst = appendJSONString(dst, v.Severity.String())
+	dst = appendKey(dst, "from")
+	dst = appendJSONString(dst, v.Dir.String())
+	dst = appendKey(dst, "frame")
+	if v.HasFrame {
+		dst = strconv.AppendUint(dst, v.Frame, 10)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = appendKey(dst, "time")
+	dst = appendTime(dst, v.Time)
+	dst = appendKey(dst, "detail")
+	dst = appendJSONString(dst, v.Detail)
+	dst = appendKey(dst, "ref")
+	dst = appendJSONString(dst, v.Ref)
+	return append(dst, '}')
+}
+
+func appendViolation(dst []byte, id uint64, v *dissect.Violation) []byte {
+	dst = append(dst, `{"conversation":`...)
+	dst = strconv.AppendUint(dst, id, 10)
+	return appendViolationFields(dst, v)
+}
+
+func appendGapFields(dst []byte, g *dissect.Gap) []byte {
+	dst = appendKey(dst, "from")
+	dst = appendJSONString(dst, g.Dir.String())
+	dst = appendKey(dst, "time")
+	dst = appendTime(dst, g.Time)
+	dst = appendKey(dst, "offset")
+	dst = strconv.AppendUint(dst, g.Offset, 10)
+	dst = appendKey(dst, "length")
+	dst = strconv.AppendUint(dst, g.Length, 10)
+	dst = appendKey(dst, "in_frame")
+	dst = appendBool(dst, g.InFrame)
+	return append(dst, '}')
+}
+
+func appendGap(dst []byte, id uint64, g *dissect.Gap) []byte {
+	dst = append(dst, `{"conversation":`...)
+	dst = strconv.AppendUint(dst, id, 10)
+	return appendGapFields(dst, g)
+}

@@ -1,0 +1,236 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wsdump/wsdump/dissect"
+)
+
+// TestAppendJSONStringDecodesLikeEncodingJSON compares the hand-written
+// string encoder with encoding/json: both must decode to the same string
+// (invalid UTF-8 replaced by U+FFFD), and ours must be valid JSON.
+func TestAppendJSONStringDecodesLikeEncodingJSON(t *testing.T) {
+	cases := []string{
+		"", "plain", `quote " and \ backslash`, "tab\tnl\ncr\r", "\x00\x01\x08\x0c\x1f\x7f",
+		"héllo wörld ✓ 世界 🎉", "bad \xff\xfe utf8", "cut rune \xe4\xb8", "\u2028\u2029", "<&>",
+		"\xed\xa0\x80 surrogate", "\xf4\x90\x80\x80 above max",
+	}
+	rng := rand.New(rand.NewSource(1))
+	for i := 0; i < 2000; i++ {
+		b := make([]byte, rng.Intn(12))
+		for j := range b {
+			const alphabet = "a\"\\\n\x00\x1f\xc3\xa9\xe2\x80\xa8\xff\xf0\x9f"
+			b[j] = alphabet[rng.Intn(len(alphabet))]
+		}
+		cases = append(cases, string(b))
+	}
+	for _, s := range cases {
+		got := appendJSONString(nil, s)
+		gotB := appendJSONString(nil, []byte(s))
+		if !bytes.Equal(got, gotB) {
+			t.Fatalf("%q: string and []byte encodings differ: %s %s", s, got, gotB)
+		}
+		if !json.Valid(got) {
+			t.Fatalf("%q: not valid JSON: %s", s, got)
+		}
+		var dec, want string
+		if err := json.Unmarshal(got, &dec); err != nil {
+			t.Fatal(err)
+		}
+		ref, _ := json.Marshal(s)
+		json.Unmarshal(ref, &want)
+		if dec != want {
+			t.Errorf("%q: decodes to %q; encoding/json gives %q", s, dec, want)
+		}
+	}
+	if got := string(appendJSONString(nil, "a\"b\\c\nd\x01<")); got != `"a\"b\\c\nd\u0001<"` {
+		t.Errorf("got %s", got)
+	}
+}
+
+// TestMessageJSONFields checks a message object field by field, decoded
+// with encoding/json.
+func TestMessageJSONFields(t *testing.T) {
+	t0 := time.Date(2024, 1, 2, 3, 4, 5, 123456789, time.UTC)
+	m := &dissect.Message{
+		Dir: dissect.FromServer, Index: 7, Opcode: dissect.OpClose, Frames: 1,
+		Start: t0, End: t0.Add(time.Millisecond), WireLength: 9, Length: 7,
+		Payload: []byte{0x03, 0xe9, 'g', 'o', 'n', 'e', '"'}, ValidUTF8: true,
+		HasCloseCode: true, CloseCode: 1001, CloseReason: "gone\"",
+	}
+	m.SHA256[0] = 0xab
+	var got map[string]any
+	b := appendMessage(nil, 42, m)
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+	want := map[string]any{
+		"conversation": 42.0, "index": 7.0, "time": "2024-01-02T03:04:05.124456789Z",
+		"start": "2024-01-02T03:04:05.123456789Z", "from": "server", "opcode": "close",
+		"frames": 1.0, "compressed": false, "length": 7.0, "wire_length": 9.0,
+		"data": "A+lnb25lIg==", "truncated": false,
+		"sha256": "ab" + strings.Repeat("0", 62), "code": 1001.0, "reason": "gone\"",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %#v; want %#v", k, got[k], v)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("fields %v; want exactly %d", got, len(want))
+	}
+
+	// A pong with its round trip, payload as text.
+	p := &dissect.Message{Dir: dissect.FromClient, Opcode: dissect.OpPong, Frames: 1, Payload: []byte("hi"), Length: 2, HasRTT: true, RTT: 1500 * time.Microsecond}
+	got = nil
+	if err := json.Unmarshal(appendMessage(nil, 1, p), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got["text"] != "hi" || got["rtt_ms"] != 1.5 || got["data"] != nil || got["code"] != nil {
+		t.Errorf("pong: %v", got)
+	}
+	// Binary is always data, even when it is valid UTF-8.
+	bin := &dissect.Message{Opcode: dissect.OpBinary, Payload: []byte("abc")}
+	got = nil
+	json.Unmarshal(appendMessage(nil, 1, bin), &got)
+	if got["data"] != "YWJj" || got["text"] != nil {
+		t.Errorf("binary: %v", got)
+	}
+	// Text that is not valid UTF-8 (cut by the payload cap inside a rune)
+	// goes as data, so no byte is changed.
+	cut := &dissect.Message{Opcode: dissect.OpText, Payload: []byte("\xe4\xb8"), Truncated: true}
+	got = nil
+	json.Unmarshal(appendMessage(nil, 1, cut), &got)
+	if got["data"] != "5Lg=" || got["truncated"] != true {
+		t.Errorf("cut text: %v", got)
+	}
+}
+
+func TestEndpointOf(t *testing.T) {
+	for in, want := range map[string]Endpoint{
+		"127.0.0.1:80":    {"127.0.0.1", 80},
+		"[::1]:9696":      {"::1", 9696},
+		"[fe80::1]:65535": {"fe80::1", 65535},
+		"garbage":         {"garbage", 0},
+	} {
+		if got := endpointOf(in); got != want {
+			t.Errorf("%q: %+v; want %+v", in, got, want)
+		}
+	}
+}
+
+func TestAppendEpochMicro(t *testing.T) {
+	for _, tc := range []struct {
+		t    time.Time
+		want string
+	}{
+		{time.Unix(1475155931, 28697000), "1475155931.028697"},
+		{time.Unix(1475155946, 892310999), "1475155946.892310"},
+		{time.Unix(0, 0), "0.000000"},
+	} {
+		if got := string(appendEpochMicro(nil, tc.t)); got != tc.want {
+			t.Errorf("%v: %s; want %s", tc.t, got, tc.want)
+		}
+	}
+}
+
+// TestJSONLMessageAllocations keeps the message path of the JSON Lines
+// writer free of allocations once its buffers have grown.
+func TestJSONLMessageAllocations(t *testing.T) {
+	l := NewJSONL(discard{}, JSONLOptions{})
+	c := &dissect.ConvRef{ID: 1, Client: "10.0.0.1:5000", Server: "10.0.0.2:80"}
+	m := &dissect.Message{Opcode: dissect.OpText, Frames: 1, Payload: []byte("héllo \"world\"\n"), Length: 15}
+	l.Message(c, m)
+	if n := testing.AllocsPerRun(100, func() { l.Message(c, m) }); n != 0 {
+		t.Errorf("%v allocations per text message; want 0", n)
+	}
+	m.Opcode = dissect.OpBinary
+	if n := testing.AllocsPerRun(100, func() { l.Message(c, m) }); n != 0 {
+		t.Errorf("%v allocations per binary message; want 0", n)
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(b []byte) (int, error) { return len(b), nil }
+
+func BenchmarkJSONLMessage(b *testing.B) {
+	l := NewJSONL(discard{}, JSONLOptions{})
+	c := &dissect.ConvRef{ID: 1, Client: "10.0.0.1:5000", Server: "10.0.0.2:80"}
+	payload := bytes.Repeat([]byte("{\"type\":\"request\",\"data\":\"1265307447409499018\"}\n"), 20)
+	m := &dissect.Message{Opcode: dissect.OpText, Frames: 1, Payload: payload, Length: uint64(len(payload))}
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		l.Message(c, m)
+	}
+}
+
+// TestHeldBytesBound feeds messages to the JSON report and the HAR beyond
+// their bound on held bytes: the excess is counted, not kept, and memory
+// held for a conversation is released when it ends.
+func TestHeldBytesBound(t *testing.T) {
+	var jb, hb bytes.Buffer
+	j := NewJSON(&jb, JSONOptions{MaxHeldBytes: 4000})
+	h := NewHAR(&hb, HAROptions{MaxHeldBytes: 4000})
+	sink := Multi(j, h)
+	payload := bytes.Repeat([]byte("x"), 500)
+	for round := 0; round < 2; round++ {
+		c := &dissect.ConvRef{ID: uint64(round + 1), Client: "10.0.0.1:1", Server: "10.0.0.2:80"}
+		hs := &dissect.Handshake{Protocol: dissect.ProtoRFC6455, Upgraded: true, Request: dissect.Request{Method: "GET", URI: "/"}}
+		sink.Handshake(c, hs)
+		for i := 0; i < 20; i++ {
+			sink.Message(c, &dissect.Message{Index: uint64(i), Opcode: dissect.OpText, Payload: payload, Length: 500})
+		}
+		sink.End(c, &dissect.Summary{IsWebSocket: true, Protocol: dissect.ProtoRFC6455, Handshake: hs})
+		if j.held != 0 || h.held != 0 {
+			t.Fatalf("after the end of conversation %d, %d and %d bytes still counted as held", c.ID, j.held, h.held)
+		}
+	}
+	if err := j.Close(CaptureStats{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Conversations []struct {
+			Messages []json.RawMessage `json:"messages"`
+			Dropped  uint64            `json:"messages_dropped"`
+		} `json:"conversations"`
+	}
+	if err := json.Unmarshal(jb.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var har struct {
+		Log struct {
+			Entries []struct {
+				Messages []json.RawMessage `json:"_webSocketMessages"`
+				Dropped  uint64            `json:"_messagesDropped"`
+			} `json:"entries"`
+		} `json:"log"`
+	}
+	if err := json.Unmarshal(hb.Bytes(), &har); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Conversations) != 2 || len(har.Log.Entries) != 2 {
+		t.Fatalf("%d conversations, %d entries; want 2 and 2", len(doc.Conversations), len(har.Log.Entries))
+	}
+	for i := 0; i < 2; i++ {
+		c, e := doc.Conversations[i], har.Log.Entries[i]
+		// Each JSON message is somewhat over 700 bytes, each HAR one over
+		// 500: both bounds are hit in each conversation, the second
+		// conversation gets as many as the first.
+		if n := len(c.Messages); n == 0 || n >= 20 || uint64(n)+c.Dropped != 20 || n != len(doc.Conversations[0].Messages) {
+			t.Errorf("report conversation %d: %d kept, %d dropped", i+1, n, c.Dropped)
+		}
+		if n := len(e.Messages); n == 0 || n >= 20 || uint64(n)+e.Dropped != 20 || n != len(har.Log.Entries[0].Messages) {
+			t.Errorf("HAR entry %d: %d kept, %d dropped", i+1, n, e.Dropped)
+		}
+	}
+}
