@@ -18,6 +18,7 @@ const (
 	packetMRPromisc     = 1      // PACKET_MR_PROMISC
 	packetStatistics    = 6      // PACKET_STATISTICS
 	packetOutgoing      = 4      // PACKET_OUTGOING
+	packetAuxdata       = 8      // PACKET_AUXDATA
 	arphrdEther         = 1      // ARPHRD_ETHER
 	arphrdLoopback      = 772    // ARPHRD_LOOPBACK
 	arphrdNone          = 0xFFFE // ARPHRD_NONE: tun devices, raw IP
@@ -35,6 +36,17 @@ type packetMreq struct {
 type tpacketStats struct {
 	packets uint32
 	drops   uint32
+}
+
+// tpacketAuxdata is struct tpacket_auxdata, the PACKET_AUXDATA control
+// message.
+type tpacketAuxdata struct {
+	status   uint32
+	len      uint32 // length on the wire
+	snaplen  uint32
+	mac, net uint16
+	vlanTCI  uint16
+	vlanTPID uint16
 }
 
 // sockFprog is struct sock_fprog.
@@ -145,6 +157,11 @@ func (s *afPacket) setup(ifi *net.Interface, o LiveOptions) error {
 	if err := syscall.SetsockoptInt(s.fd, syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1); err != nil {
 		return s.fail("SO_TIMESTAMPNS", err)
 	}
+	// The filter's snap length cuts packets in the kernel: their length on
+	// the wire comes in the auxiliary data.
+	if err := syscall.SetsockoptInt(s.fd, syscall.SOL_PACKET, packetAuxdata, 1); err != nil {
+		return s.fail("PACKET_AUXDATA", err)
+	}
 	tv := syscall.NsecToTimeval(o.Timeout.Nanoseconds())
 	if err := syscall.SetsockoptTimeval(s.fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv); err != nil {
 		return s.fail("SO_RCVTIMEO", err)
@@ -160,7 +177,7 @@ func (s *afPacket) setup(ifi *net.Interface, o LiveOptions) error {
 	}
 
 	s.buf = make([]byte, s.snap)
-	s.oob = make([]byte, syscall.CmsgSpace(int(unsafe.Sizeof(syscall.Timespec{}))))
+	s.oob = make([]byte, syscall.CmsgSpace(int(unsafe.Sizeof(syscall.Timespec{})))+syscall.CmsgSpace(int(unsafe.Sizeof(tpacketAuxdata{}))))
 	s.iov.Base = &s.buf[0]
 	s.iov.SetLen(len(s.buf))
 	s.msg.Name = (*byte)(unsafe.Pointer(&s.from))
@@ -203,12 +220,18 @@ func (s *afPacket) Next() (Packet, error) {
 			// coming in; keep one, as libpcap does.
 			continue
 		}
-		wire := int(n) // MSG_TRUNC: the length on the wire
-		caplen := min(wire, len(s.buf))
+		// With MSG_TRUNC, n is the length of the packet as the kernel
+		// kept it, which the filter may have cut to the snap length.
+		kept := int(n)
+		caplen := min(kept, len(s.buf))
+		ts, wire := s.control()
+		if wire < kept {
+			wire = kept
+		}
 		s.captured++
 		return Packet{
 			Data:          s.buf[:caplen:caplen],
-			Timestamp:     s.timestamp(),
+			Timestamp:     ts,
 			CaptureLength: caplen,
 			Length:        wire,
 			LinkType:      s.link,
@@ -216,19 +239,37 @@ func (s *afPacket) Next() (Packet, error) {
 	}
 }
 
-// timestamp returns the kernel's receive time of the packet just read, or
-// the current time when the kernel gave none.
-func (s *afPacket) timestamp() time.Time {
+// control reads the control messages of the packet just read: the
+// kernel's receive time (the current time when it gave none) and the
+// packet's length on the wire (0 when unknown).
+func (s *afPacket) control() (ts time.Time, wire int) {
+	oob := s.oob[:min(int(s.msg.Controllen), len(s.oob))]
 	hdr := syscall.CmsgLen(0)
-	need := syscall.CmsgLen(int(unsafe.Sizeof(syscall.Timespec{})))
-	if int(s.msg.Controllen) >= need {
-		h := (*syscall.Cmsghdr)(unsafe.Pointer(&s.oob[0]))
-		if h.Level == syscall.SOL_SOCKET && h.Type == syscall.SO_TIMESTAMPNS && int(h.Len) >= need {
-			ts := (*syscall.Timespec)(unsafe.Pointer(&s.oob[hdr]))
-			return time.Unix(int64(ts.Sec), int64(ts.Nsec))
+	for len(oob) >= hdr {
+		h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < hdr || l > len(oob) {
+			break
 		}
+		data := oob[hdr:l]
+		switch {
+		case h.Level == syscall.SOL_SOCKET && h.Type == syscall.SO_TIMESTAMPNS && len(data) >= int(unsafe.Sizeof(syscall.Timespec{})):
+			t := (*syscall.Timespec)(unsafe.Pointer(&data[0]))
+			ts = time.Unix(int64(t.Sec), int64(t.Nsec))
+		case h.Level == syscall.SOL_PACKET && h.Type == packetAuxdata && len(data) >= int(unsafe.Sizeof(tpacketAuxdata{})):
+			a := (*tpacketAuxdata)(unsafe.Pointer(&data[0]))
+			wire = int(a.len)
+		}
+		next := syscall.CmsgSpace(l - hdr)
+		if next > len(oob) {
+			break
+		}
+		oob = oob[next:]
 	}
-	return time.Now()
+	if ts.IsZero() {
+		ts = time.Now()
+	}
+	return ts, wire
 }
 
 // kernelStats adds the kernel's counters since the last call (reading
