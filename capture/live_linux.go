@@ -140,7 +140,7 @@ func (s *afPacket) setup(ifi *net.Interface, o LiveOptions) error {
 
 	prog, err := CompileFilter(o.Filter, s.link, s.snap)
 	if err != nil {
-		return &LiveError{Op: "filter", Iface: s.name, Err: err}
+		return err
 	}
 	if len(prog) > 0 {
 		fp := sockFprog{len: uint16(len(prog)), filter: &prog[0]}

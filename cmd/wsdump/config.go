@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 
 	"github.com/wsdump/wsdump/dissect"
 )
@@ -25,11 +24,13 @@ type config struct {
 	utc        bool
 	wsPorts    []uint16
 	maxPayload int
+	live       liveConfig
 }
 
 var errHelp = errors.New("help shown")
 
 const usageText = `Usage: wsdump -r FILE [options]
+       wsdump -i IFACE [options] [FILTER...]
 
 wsdump reads packets from a pcap or pcapng capture (plain or gzip-compressed;
 "-" reads standard input), rebuilds every TCP conversation, recognises
@@ -54,16 +55,18 @@ Options:
   --version          print the version and exit
   -h, --help         print this help and exit
 
+` + liveUsage + `
 Examples:
   wsdump -r testdata/pcaps/ws-ethernet-ipv4.pcap
   wsdump -r capture.pcapng.gz -v -x
   wsdump -r capture.pcap -q
   tcpdump -w - port 8080 | wsdump -r -
+  sudo wsdump -i eth0 -w ws.pcapng tcp port 443 or tcp port 8080
   wsdump -r tunnel.pcap --ws-port 8888
 
 Exit status: 0 when the input was read to its end, 1 when it could not be
 opened or is damaged (what was decoded before the damage is still printed),
-2 for a usage error.
+2 for a usage error or an invalid capture filter.
 `
 
 // parseArgs turns the command line into a config. getenv reads the
@@ -103,6 +106,7 @@ func parseArgs(args []string, out io.Writer, getenv func(string) string) (*confi
 	})
 	colorWhen := "auto"
 	fs.StringVar(&colorWhen, "color", "auto", "")
+	registerLiveFlags(fs, &cfg.live)
 	showVersion := fs.Bool("version", false, "")
 	help := fs.Bool("help", false, "")
 	fs.BoolVar(help, "h", false, "")
@@ -117,11 +121,8 @@ func parseArgs(args []string, out io.Writer, getenv func(string) string) (*confi
 		fmt.Fprintf(out, "wsdump %s\n", version)
 		return nil, errHelp
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q (capture filters need a live interface, which this build does not read yet)", strings.Join(fs.Args(), " "))
-	}
-	if cfg.readFile == "" {
-		return nil, errors.New("no input: give a capture file with -r FILE")
+	if err := cfg.checkInput(fs.Args()); err != nil {
+		return nil, err
 	}
 	switch colorWhen {
 	case "always":

@@ -19,9 +19,16 @@ import (
 // Errors are failures of the input or of the output; traffic that breaks the
 // protocol is reported, not returned.
 func run(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Writer) error {
+	if cfg.live.list {
+		return listInterfaces(stdout)
+	}
 	var src capture.Source
+	var live *liveCapture
 	var err error
-	if cfg.readFile == "-" {
+	if cfg.live.iface != "" {
+		live, err = openLive(cfg, stderr)
+		src = live
+	} else if cfg.readFile == "-" {
 		src, err = capture.OpenReader(stdin, "-")
 	} else {
 		src, err = capture.OpenFile(cfg.readFile)
@@ -41,7 +48,7 @@ func run(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Wr
 		Hex:              cfg.hex,
 		Color:            cfg.color,
 		Location:         loc,
-		FlushEach:        isTerminal(stdout),
+		FlushEach:        isTerminal(stdout) || live != nil,
 		AllConversations: cfg.quiet,
 	})
 
@@ -51,6 +58,11 @@ func run(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Wr
 	st, runErr := pipeline.Run(ctx, src, pc, text)
 	outErr := text.Flush()
 	printStats(stderr, cfg, &st)
+	if live != nil {
+		if err := live.finish(stderr); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
 	if runErr != nil {
 		return runErr
 	}
