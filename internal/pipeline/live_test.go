@@ -3,9 +3,12 @@ package pipeline
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -357,5 +360,69 @@ func TestLiveNetns(t *testing.T) {
 	defer f.Close()
 	if n, _ := io.Copy(io.Discard, f); n < 1_000_000 {
 		t.Errorf("the -w file holds %d bytes; the traffic was over 1 MB", n)
+	}
+}
+
+// TestLiveLoad sends small messages over loopback as fast as one client can
+// for two seconds while wsdump -q captures them, and logs the rate it kept
+// up with and the kernel's drops. Run with -v to see the figures.
+func TestLiveLoad(t *testing.T) {
+	needLive(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		for {
+			if _, _, err := c.Read(r.Context()); err != nil {
+				return
+			}
+		}
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	lr := startWsdump(t, nil, "-i", "lo", "-q", "tcp", "port", strconv.Itoa(port))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, fmt.Sprintf("ws://127.0.0.1:%d/", port), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := bytes.Repeat([]byte("x"), 64)
+	start := time.Now()
+	sent := 0
+	for time.Since(start) < 2*time.Second {
+		if err := c.Write(ctx, websocket.MessageText, msg); err != nil {
+			t.Fatal(err)
+		}
+		sent++
+	}
+	elapsed := time.Since(start)
+	c.Close(websocket.StatusNormalClosure, "")
+	lr.stop(t)
+	st := lr.stderr.String()
+	var msgs, captured, dropped int
+	for _, l := range strings.Split(st, "\n") {
+		if strings.HasSuffix(l, " packets captured") {
+			fmt.Sscanf(l, "%d", &captured)
+		}
+		if strings.HasSuffix(l, " packets dropped by kernel") {
+			fmt.Sscanf(l, "%d", &dropped)
+		}
+		if i := strings.Index(l, " handshakes, "); i >= 0 {
+			fmt.Sscanf(l[i+len(" handshakes, "):], "%d messages", &msgs)
+		}
+	}
+	t.Logf("sent %d messages of 64 bytes in %v (%.0f/s); wsdump decoded %d messages from %d packets, kernel dropped %d",
+		sent, elapsed.Round(time.Millisecond), float64(sent)/elapsed.Seconds(), msgs, captured, dropped)
+	// The client's messages plus the close frames of both sides.
+	if dropped == 0 && msgs < sent {
+		t.Errorf("no kernel drops, yet %d of %d messages decoded:\n%s", msgs, sent, st)
 	}
 }
