@@ -416,6 +416,24 @@ func (r *Reassembler) Add(netFlow gopacket.Flow, tcp *layers.TCP, t time.Time) {
 	r.maybeFlush()
 }
 
+// Tick moves the capture clock to t when no packet came, so that the
+// periodic flush still runs (holes given up after GapTimeout, connections
+// ended after IdleTimeout) while a live capture is quiet. t is the capture
+// time it is now, for live capture the wall clock; a t earlier than the
+// clock changes nothing.
+func (r *Reassembler) Tick(t time.Time) {
+	if r.closed || t.IsZero() {
+		return
+	}
+	if t.After(r.now) {
+		r.now = t
+	}
+	if r.lastFlush.IsZero() {
+		r.lastFlush = r.now
+	}
+	r.maybeFlush()
+}
+
 // segment classifies a segment of a live stream and hands it to gopacket.
 func (r *Reassembler) segment(s *stream, side Side, netFlow gopacket.Flow, tcp *layers.TCP, t time.Time) {
 	s.count(side, tcp, t)

@@ -7,7 +7,6 @@ import (
 	"io"
 	"regexp"
 	"strconv"
-	"strings"
 
 	"github.com/wsdump/wsdump/dissect"
 	"github.com/wsdump/wsdump/report"
@@ -32,6 +31,8 @@ type config struct {
 	// for none.
 	jsonFile, jsonlFile, harFile string
 	filter                       report.Filter
+
+	live liveConfig
 }
 
 // textOff reports whether a machine-readable output takes standard output,
@@ -43,6 +44,7 @@ func (c *config) textOff() bool {
 var errHelp = errors.New("help shown")
 
 const usageText = `Usage: wsdump -r FILE [options]
+       wsdump -i IFACE [options] [FILTER...]
 
 wsdump reads packets from a pcap or pcapng capture (plain or gzip-compressed;
 "-" reads standard input), rebuilds every TCP conversation, recognises
@@ -82,18 +84,20 @@ Filters (they apply to every output):
   --version          print the version and exit
   -h, --help         print this help and exit
 
+` + liveUsage + `
 Examples:
   wsdump -r testdata/pcaps/ws-ethernet-ipv4.pcap
   wsdump -r capture.pcapng.gz -v -x
   wsdump -r capture.pcap -q
   tcpdump -w - port 8080 | wsdump -r -
+  sudo wsdump -i eth0 -w ws.pcapng tcp port 443 or tcp port 8080
   wsdump -r tunnel.pcap --ws-port 8888
   wsdump -r capture.pcap --jsonl - --opcode text | jq .text
   wsdump -r capture.pcap --har capture.har --json report.json
 
 Exit status: 0 when the input was read to its end, 1 when it could not be
 opened or is damaged (what was decoded before the damage is still printed),
-2 for a usage error.
+2 for a usage error or an invalid capture filter.
 `
 
 // parseArgs turns the command line into a config. getenv reads the
@@ -173,6 +177,7 @@ func parseArgs(args []string, out io.Writer, getenv func(string) string) (*confi
 	})
 	colorWhen := "auto"
 	fs.StringVar(&colorWhen, "color", "auto", "")
+	registerLiveFlags(fs, &cfg.live)
 	showVersion := fs.Bool("version", false, "")
 	help := fs.Bool("help", false, "")
 	fs.BoolVar(help, "h", false, "")
@@ -187,11 +192,8 @@ func parseArgs(args []string, out io.Writer, getenv func(string) string) (*confi
 		fmt.Fprintf(out, "wsdump %s\n", version)
 		return nil, errHelp
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q (capture filters need a live interface, which this build does not read yet)", strings.Join(fs.Args(), " "))
-	}
-	if cfg.readFile == "" {
-		return nil, errors.New("no input: give a capture file with -r FILE")
+	if err := cfg.checkInput(fs.Args()); err != nil {
+		return nil, err
 	}
 	if err := checkOutputs(cfg); err != nil {
 		return nil, err

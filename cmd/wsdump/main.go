@@ -34,7 +34,7 @@ func mainExit() int {
 	context.AfterFunc(ctx, stop)
 	if err := run(ctx, cfg, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintf(os.Stderr, "wsdump: %v\n", err)
-		return 1
+		return exitStatus(err)
 	}
 	return 0
 }

@@ -19,9 +19,16 @@ import (
 // Errors are failures of the input or of the output; traffic that breaks the
 // protocol is reported, not returned.
 func run(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Writer) error {
+	if cfg.live.list {
+		return listInterfaces(stdout)
+	}
 	var src capture.Source
+	var live *liveCapture
 	var err error
-	if cfg.readFile == "-" {
+	if cfg.live.iface != "" {
+		live, err = openLive(cfg, stderr)
+		src = live
+	} else if cfg.readFile == "-" {
 		in, stop := interruptible(ctx, stdin)
 		defer stop()
 		src, err = capture.OpenReader(in, "-")
@@ -58,7 +65,7 @@ func run(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Wr
 			Hex:              cfg.hex,
 			Color:            cfg.color,
 			Location:         loc,
-			FlushEach:        isTerminal(rawStdout),
+			FlushEach:        isTerminal(rawStdout) || live != nil,
 			AllConversations: cfg.quiet,
 		})
 		sinks = append(sinks, text)
@@ -90,6 +97,11 @@ func run(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Wr
 		outErr = err
 	}
 	printStats(stderr, cfg, &st)
+	if live != nil {
+		if err := live.finish(stderr); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
 	if runErr != nil {
 		return runErr
 	}
@@ -152,7 +164,8 @@ func openOutputs(cfg *config, stdout io.Writer, stop func()) (*outputs, error) {
 			o.close(report.CaptureStats{})
 			return err
 		}
-		sink, finish := mk(&stopOnError{w: w, stop: stop}, !isRegularFile(w))
+		// Live capture is read as it happens: flush every event.
+		sink, finish := mk(&stopOnError{w: w, stop: stop}, !isRegularFile(w) || cfg.live.iface != "")
 		o.sinks = append(o.sinks, sink)
 		o.closers = append(o.closers, func(cs report.CaptureStats) error {
 			err := finish(cs)

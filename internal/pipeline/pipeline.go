@@ -44,6 +44,11 @@ type Stats struct {
 // and sends every event to sink. Conversations still open at the end are
 // ended, so nothing decoded is lost. The error is the source's, for a damaged
 // input; the stats cover everything read before it.
+//
+// A live source returns capture.ErrTimeout while the link is quiet: Run then
+// moves the reassembler's clock to the time the source says (Tick), so that
+// holes are given up and idle conversations end without new packets, and
+// checks ctx, so an interrupt is noticed within one read timeout.
 func Run(ctx context.Context, src capture.Source, cfg Config, sink dissect.Sink) (Stats, error) {
 	p := &pipe{cfg: cfg, dcfg: cfg.Dissect}
 	p.sink = countingSink{next: sink, st: &p.st}
@@ -69,6 +74,15 @@ func Run(ctx context.Context, src capture.Source, cfg Config, sink dissect.Sink)
 		}
 		pkt, e := src.Next()
 		if e != nil {
+			if errors.Is(e, capture.ErrTimeout) {
+				// A quiet live capture: let the capture clock run, and
+				// notice an interrupt.
+				r.Tick(pkt.Timestamp)
+				if done != nil && ctx.Err() != nil {
+					break
+				}
+				continue
+			}
 			if !errors.Is(e, io.EOF) {
 				err = e
 			}
