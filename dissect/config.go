@@ -25,6 +25,9 @@ type Config struct {
 	// MaxFragments caps the frames of one message that are tracked one by
 	// one; counts stay exact beyond it.
 	MaxFragments int
+	// Midstream finds frames by their headers where no handshake was
+	// captured (a capture started after it), and again after a gap.
+	Midstream bool
 }
 
 // DefaultConfig returns the limits used when none are given.
@@ -34,6 +37,7 @@ func DefaultConfig() Config {
 		MaxHeaderBlock: 64 << 10,
 		MaxInflate:     16 << 20,
 		MaxFragments:   1 << 16,
+		Midstream:      true,
 	}
 }
 

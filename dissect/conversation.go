@@ -1,6 +1,7 @@
 package dissect
 
 import (
+	"strconv"
 	"time"
 )
 
@@ -24,6 +25,7 @@ const (
 	stateHTTP  convState = iota // following HTTP until an upgrade
 	stateWS                     // frames
 	stateOther                  // not WebSocket: bytes are counted, not decoded
+	stateProbe                  // no handshake: looking for frames by their headers
 )
 
 // maxPending caps the bytes held for a side that waits for the other side
@@ -61,7 +63,19 @@ type Conversation struct {
 	undecoded  [2]uint64
 	httpBytes  [2]uint64 // bytes of each side the HTTP phase consumed
 	wsBegun    [2]bool   // the side's frame offset counts its HTTP bytes
+	probes     [2]probe  // sides whose frames are being looked for
+	pickup     bool      // frames are looked for where no handshake was seen
+	midstream  bool      // the conversation was picked up without a handshake
 	ended      bool
+}
+
+// probe holds the bytes of a side while its frames are looked for.
+type probe struct {
+	active bool
+	resync bool   // after a gap in a decoded direction
+	dead   bool   // no frames found: bytes are counted, not decoded
+	buf    []byte // bytes since the probe began
+	base   uint64 // stream offset of buf[0]
 }
 
 // wsFeed hands frame bytes of side to the session.
@@ -91,6 +105,9 @@ func (c *Conversation) beginWS(side int) {
 // round, always before the first event that depends on them.
 func NewConversation(cfg *Config, ref *ConvRef, sink Sink, opt ConvOptions) *Conversation {
 	c := &Conversation{cfg: cfg, ref: ref, sink: sink, clientSide: opt.ClientSide & 1}
+	// A connection whose SYN was captured shows its handshake, if it had
+	// one; only one picked up in the middle is searched for frames.
+	c.pickup = cfg.Midstream && !opt.RolesKnown
 	if opt.AssumeWebSocket {
 		if opt.RolesKnown {
 			c.setClient(c.clientSide)
@@ -172,6 +189,10 @@ func (c *Conversation) Feed(side int, data []byte, t time.Time) {
 	c.last = t
 	switch c.state {
 	case stateWS:
+		if c.probes[side].active {
+			c.probeFeed(side, data, t)
+			return
+		}
 		if !c.rolesFixed {
 			c.guessRoles(side, data)
 		}
@@ -180,6 +201,8 @@ func (c *Conversation) Feed(side int, data []byte, t time.Time) {
 		c.undecoded[side] += uint64(len(data))
 	case stateHTTP:
 		c.feedHTTP(side, data, t)
+	case stateProbe:
+		c.probeFeed(side, data, t)
 	}
 }
 
@@ -235,14 +258,22 @@ func (c *Conversation) feedHTTP(side int, data []byte, t time.Time) {
 				rest = nil
 			default:
 				n := c.http.feed(s, in, t)
-				c.httpBytes[s] += uint64(n)
 				rest = in[n:]
+				if !c.http.notHTTP() {
+					c.httpBytes[s] += uint64(n)
+				}
 				if c.http.notHTTP() {
 					// The phase takes everything once it gives up; none
 					// of this piece was decoded.
+					rest = nil
+					if c.pickup && c.ws == nil {
+						if _, spoke := c.http.clientSide(); !spoke {
+							c.startProbing(s, in, t)
+							return
+						}
+					}
 					c.state = stateOther
 					c.undecoded[s] += uint64(len(in))
-					rest = nil
 				} else if c.ws != nil && c.http.upgraded(s) && len(rest) > 0 {
 					c.wsFeed(s, rest, t)
 					rest = nil
@@ -289,7 +320,23 @@ func (c *Conversation) Gap(side int, n uint64, t time.Time) {
 	}
 	switch c.state {
 	case stateWS:
+		p := &c.probes[side]
+		if p.active {
+			// Lost again while looking: start over after this gap.
+			c.undecoded[side] += uint64(len(p.buf))
+			p.base += uint64(len(p.buf)) + n
+			p.buf = p.buf[:0]
+			return
+		}
 		c.wsGap(side, n, t)
+		if _, ok := c.ws.(*wsSession); ok && c.cfg.Midstream {
+			*p = probe{active: true, resync: true}
+		}
+	case stateProbe:
+		p := &c.probes[side]
+		c.undecoded[side] += uint64(len(p.buf))
+		p.base += uint64(len(p.buf)) + n
+		p.buf = p.buf[:0]
 	case stateHTTP:
 		if c.ws != nil && c.http.upgraded(side) {
 			c.wsGap(side, n, t)
@@ -318,7 +365,25 @@ func (c *Conversation) End(reason EndReason, t time.Time) *Summary {
 		}
 		c.http.end(t)
 	}
+	if c.state == stateProbe {
+		// A short conversation: two frames in a row from the very start
+		// of a side are enough once it is over.
+		for side := 0; side < 2 && c.state == stateProbe; side++ {
+			if p := &c.probes[side]; len(p.buf) > 0 {
+				if r := findChain(p.buf, maskAny, 2, probeNeedScan); r.found && r.off == 0 {
+					c.confirm(side, r, t)
+				}
+			}
+		}
+	}
+	for side := range c.probes {
+		if p := &c.probes[side]; p.active {
+			c.undecoded[side] += uint64(len(p.buf))
+			p.buf = nil
+		}
+	}
 	s.Handshake = c.hs
+	s.Midstream = c.midstream
 	if c.ws != nil {
 		s.IsWebSocket = true
 		s.Protocol = c.protocol
@@ -328,4 +393,125 @@ func (c *Conversation) End(reason EndReason, t time.Time) *Summary {
 		s.Stats[c.dir(side)].UndecodedTail += c.undecoded[side]
 	}
 	return s
+}
+
+// startProbing turns a conversation that is not HTTP, and was picked up
+// after its start, to looking for WebSocket frames by their headers. data
+// is the piece of side that showed it is not HTTP; bytes of the other side
+// that waited for an HTTP answer are looked at too.
+func (c *Conversation) startProbing(side int, data []byte, t time.Time) {
+	c.state = stateProbe
+	for s := range c.probes {
+		c.probes[s] = probe{active: true, base: c.httpBytes[s]}
+	}
+	other := 1 - side
+	if len(c.pending[other]) > 0 {
+		pend := c.pending[other]
+		c.pending[other] = nil
+		c.probeFeed(other, pend, t)
+	}
+	if c.state == stateProbe || c.probes[side].active {
+		c.probeFeed(side, data, t)
+	} else {
+		c.undecoded[side] += uint64(len(data))
+	}
+}
+
+// probeFeed adds bytes of side to its probe and looks for frames in them.
+func (c *Conversation) probeFeed(side int, data []byte, t time.Time) {
+	p := &c.probes[side]
+	if p.dead {
+		c.undecoded[side] += uint64(len(data))
+		return
+	}
+	if len(p.buf)+len(data) > probeCap {
+		c.probeFailed(side, data)
+		return
+	}
+	p.buf = append(p.buf, data...)
+	rule := maskAny
+	if c.rolesFixed {
+		rule = maskClear
+		if c.dir(side) == FromClient {
+			rule = maskSet
+		}
+	}
+	need := probeNeedStart
+	if p.resync {
+		need = 2 // the direction's mask bit is known: one more frame confirms
+	}
+	r := findChain(p.buf, rule, need, probeNeedScan)
+	switch {
+	case r.found:
+		c.confirm(side, r, t)
+	case !r.more:
+		c.probeFailed(side, nil)
+	}
+}
+
+// probeFailed gives up looking for frames of side: its bytes are counted,
+// not decoded, from now on.
+func (c *Conversation) probeFailed(side int, data []byte) {
+	p := &c.probes[side]
+	c.undecoded[side] += uint64(len(p.buf) + len(data))
+	*p = probe{active: true, dead: true}
+	if c.state == stateProbe {
+		// Without frames on both sides it is not taken for WebSocket.
+		other := &c.probes[1-side]
+		c.undecoded[1-side] += uint64(len(other.buf))
+		*other = probe{}
+		*p = probe{}
+		c.state = stateOther
+	}
+}
+
+// confirm starts decoding side at the frames found in its probe.
+func (c *Conversation) confirm(side int, r chainResult, t time.Time) {
+	p := &c.probes[side]
+	buf, base, resync := p.buf, p.base, p.resync
+	*p = probe{}
+	start := buf[r.off:]
+	if resync {
+		// The session counts the bytes skipped.
+		c.ws.(*wsSession).resync(c.dir(side), uint64(r.off), t)
+		c.ws.feed(c.dir(side), start, t)
+		return
+	}
+	c.undecoded[side] += uint64(r.off)
+	if c.state == stateProbe {
+		if !c.rolesFixed {
+			if r.masked {
+				c.setClient(side)
+			} else {
+				c.setClient(1 - side)
+			}
+		}
+		var opt sessionOptions
+		if r.rsv1 {
+			// Compression without its negotiation: assume permessage-
+			// deflate with a fresh context per message; a message that
+			// needs an earlier one fails to inflate and says so.
+			opt.AllowedRSV = 0x4
+			opt.Inflater = newDeflateInflaters(c.cfg, &DeflateParams{
+				Extension:         "permessage-deflate",
+				NoContextTakeover: [2]bool{true, true},
+				MaxWindowBits:     [2]int{15, 15},
+			})
+		}
+		c.midstream = true
+		c.wsBegun = [2]bool{true, true}
+		c.startWS(opt, ProtoRFC6455)
+		v := Violation{Code: "ws.handshake_not_seen", Severity: SeverityInfo, Dir: c.dir(side), Time: t, Ref: "RFC 6455 §4",
+			Detail: "no opening handshake captured: frames found by their headers from stream offset " + strconv.FormatUint(base+uint64(r.off), 10)}
+		c.sink.Violation(c.ref, &v)
+	}
+	c.ws.skipOffset(c.dir(side), base+uint64(r.off))
+	c.ws.feed(c.dir(side), start, t)
+	// The other side may already hold frames.
+	other := 1 - side
+	if op := &c.probes[other]; op.active && !op.dead && len(op.buf) > 0 {
+		pend := op.buf
+		op.buf = nil
+		c.probeFeed(other, pend, t)
+	}
 }

@@ -413,6 +413,9 @@ type DirStats struct {
 type Summary struct {
 	Protocol    Protocol // "" when the conversation never became WebSocket
 	IsWebSocket bool
+	// Midstream is set when the handshake was not seen and the frames were
+	// found by their headers.
+	Midstream bool
 	Handshake   *Handshake // nil if none was seen
 	Start, End  time.Time
 	EndReason   EndReason

@@ -1,6 +1,9 @@
 package dissect
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // sessionOptions carries what the opening handshake decided for the frame
 // layer of a conversation.
@@ -91,6 +94,28 @@ func (s *wsSession) gap(dir Direction, n uint64, t time.Time) {
 		s.sink.Gap(s.ref, &s.gapEv)
 	}
 	d.offset += n
+}
+
+// resync resumes decoding of direction dir, out of sync since a gap, at a
+// frame boundary the caller found after skipping skipped bytes. A message
+// cut by the gap was already reported incomplete; a compression context
+// the sender keeps across messages is lost with the bytes, so its messages
+// stay undecodable (a direction without context takeover inflates again).
+func (s *wsSession) resync(dir Direction, skipped uint64, t time.Time) {
+	d := &s.dirs[dir&1]
+	if s.ended || !d.outSync {
+		return
+	}
+	d.outSync = false
+	d.dec.hdrN, d.dec.inBody, d.dec.left, d.dec.maskPos = 0, false, 0, 0
+	d.offset += skipped
+	d.stats.UndecodedTail += skipped
+	if l, ok := d.inflater.(interface{ loseContext() }); ok {
+		l.loseContext()
+	}
+	d.viol = Violation{Code: "ws.resync", Severity: SeverityInfo, Dir: d.dir, Time: t, Ref: "RFC 6455 §5.2",
+		Detail: "decoding resumes at the next frame found after the gap, " + strconv.FormatUint(skipped, 10) + " bytes skipped"}
+	s.sink.Violation(s.ref, &d.viol)
 }
 
 // end finishes the session when the connection ended for reason at time t:

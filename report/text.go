@@ -440,6 +440,9 @@ func (t *Text) End(c *dissect.ConvRef, s *dissect.Summary) {
 	switch {
 	case s.IsWebSocket:
 		t.line = append(t.line, s.Protocol...)
+		if s.Midstream {
+			t.line = append(t.line, " (handshake not seen)"...)
+		}
 	case s.Handshake != nil && s.Handshake.Response == nil:
 		t.line = append(t.line, "upgrade-unanswered"...)
 	case s.Handshake != nil:

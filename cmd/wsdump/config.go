@@ -17,15 +17,16 @@ var version = "0.1.0-dev"
 
 // config is everything the command line says.
 type config struct {
-	readFile   string
-	count      uint64
-	quiet      bool
-	verbose    bool
-	hex        bool
-	color      bool
-	utc        bool
-	wsPorts    []uint16
-	maxPayload int
+	readFile    string
+	count       uint64
+	quiet       bool
+	verbose     bool
+	hex         bool
+	color       bool
+	utc         bool
+	wsPorts     []uint16
+	maxPayload  int
+	noMidstream bool
 
 	// Machine-readable outputs: a file name, "-" for standard output, ""
 	// for none.
@@ -61,6 +62,8 @@ Options:
   -x                 add a hex dump of every message payload
   --ws-port PORT     decode TCP port PORT as WebSocket even when no handshake
                      was captured (repeatable)
+  --no-midstream      do not look for frames by their headers in connections
+                     picked up after their handshake, nor after a gap
   --max-payload N    keep at most N bytes of each payload (default 65536;
                      0 keeps every byte); lengths and SHA-256 cover it all
   --color WHEN       colour the output: auto (a terminal, unless NO_COLOR is
@@ -175,6 +178,7 @@ func parseArgs(args []string, out io.Writer, getenv func(string) string) (*confi
 		cfg.filter.Grep = re
 		return nil
 	})
+	fs.BoolVar(&cfg.noMidstream, "no-midstream", false, "")
 	colorWhen := "auto"
 	fs.StringVar(&colorWhen, "color", "auto", "")
 	registerLiveFlags(fs, &cfg.live)

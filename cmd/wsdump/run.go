@@ -79,6 +79,7 @@ func run(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Wr
 	pc := pipeline.Config{WSPorts: cfg.wsPorts, MaxPackets: cfg.count}
 	pc.Dissect = dissect.DefaultConfig()
 	pc.Dissect.MaxPayload = cfg.maxPayload
+	pc.Dissect.Midstream = !cfg.noMidstream
 	st, runErr := pipeline.Run(runCtx, src, pc, sink)
 	interrupted := ctx.Err() != nil
 	if interrupted {
