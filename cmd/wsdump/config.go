@@ -25,6 +25,7 @@ type config struct {
 	utc        bool
 	wsPorts    []uint16
 	maxPayload int
+	tui        bool
 }
 
 var errHelp = errors.New("help shown")
@@ -51,6 +52,8 @@ Options:
   --color WHEN       colour the output: auto (a terminal, unless NO_COLOR is
                      set), always or never (default auto)
   --utc              print times in UTC instead of the local time zone
+  --tui              show the capture in an interactive terminal interface
+                     (press ? there for its keys)
   --version          print the version and exit
   -h, --help         print this help and exit
 
@@ -85,6 +88,7 @@ func parseArgs(args []string, out io.Writer, getenv func(string) string) (*confi
 	fs.BoolVar(&cfg.verbose, "v", false, "")
 	fs.BoolVar(&cfg.hex, "x", false, "")
 	fs.BoolVar(&cfg.utc, "utc", false, "")
+	fs.BoolVar(&cfg.tui, "tui", false, "")
 	fs.Func("ws-port", "", func(s string) error {
 		p, err := strconv.ParseUint(s, 10, 16)
 		if err != nil || p == 0 {
