@@ -128,6 +128,7 @@ type Model struct {
 	totalMsgs    uint64
 	totalBytes   uint64
 	rateWall     time.Time
+	firstWall    time.Time
 	rateBytes    uint64
 	throughput   float64
 	convsVisible int
@@ -256,7 +257,15 @@ func (m *Model) apply(b *batch) {
 	m.dropped = b.dropped
 	m.prog = b.prog
 	if !b.wall.IsZero() {
-		if m.rateWall.IsZero() {
+		if m.firstWall.IsZero() {
+			m.firstWall = b.wall
+		}
+		if b.done {
+			// The whole load: the average rate.
+			if d := b.wall.Sub(m.firstWall); d > 0 {
+				m.throughput = float64(m.totalBytes) / d.Seconds()
+			}
+		} else if m.rateWall.IsZero() {
 			m.rateWall, m.rateBytes = b.wall, m.totalBytes
 		} else if d := b.wall.Sub(m.rateWall); d >= time.Second {
 			m.throughput = float64(m.totalBytes-m.rateBytes) / d.Seconds()

@@ -143,6 +143,11 @@ func (m *Model) View() tea.View {
 	v.AltScreen = true
 	v.MouseMode = tea.MouseModeCellMotion
 	v.WindowTitle = "wsdump " + report.Safe(m.opt.Source)
+	if !m.done && m.prog.Size > 0 {
+		// Terminals that show a progress bar (OSC 9;4) show the loading.
+		pct := int(m.prog.BytesRead * 100 / m.prog.Size)
+		v.ProgressBar = tea.NewProgressBar(tea.ProgressBarDefault, clampInt(pct, 0, 100))
+	}
 	return v
 }
 
@@ -634,7 +639,7 @@ func (m *Model) statusBar(w int) string {
 		fmt.Sprintf("%d pkts", m.prog.Packets),
 		fmt.Sprintf("%d convs", len(m.convs)),
 		fmt.Sprintf("%d msgs", m.totalMsgs),
-		humanBytes(uint64(m.throughput))+"/s",
+		humanBytes(uint64(m.throughput))+"/s payload",
 		fmt.Sprintf("%d dropped", m.dropped))
 	if m.paused {
 		parts = append(parts, fmt.Sprintf("PAUSED (%d held)", len(m.held)))
