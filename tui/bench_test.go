@@ -27,7 +27,7 @@ func bigModel(tb testing.TB, n int, colour bool) *Model {
 		d := dissect.Direction(i % 2)
 		ts := t0.Add(time.Duration(i) * time.Millisecond)
 		b.recs = append(b.recs, record{kind: recMessage, conv: 1, msg: msgInfo{Dir: d, Index: uint64(i / 2), Opcode: dissect.OpText, Frames: 1,
-			Start: ts, End: ts, Length: uint64(len(body)), WireLength: uint64(len(body) + 6), Body: body, ValidUTF8: true}})
+			End: ts, Length: uint64(len(body)), WireLength: uint64(len(body) + 6), Body: body, ValidUTF8: true}})
 	}
 	m.apply(b)
 	press(m, "enter")
@@ -111,6 +111,28 @@ func BenchmarkSearchKey(b *testing.B) {
 		} else {
 			m.Update(bs)
 		}
+		_ = m.View()
+	}
+}
+
+// BenchmarkApplyBatch measures how fast the program takes in a batch of
+// 5000 messages (about what a busy capture yields in one 50 ms tick).
+func BenchmarkApplyBatch(b *testing.B) {
+	const n = 5000
+	o := testOptions()
+	o.MaxEntries = 200000
+	m := NewModel(nil, o)
+	m.Update(tea.WindowSizeMsg{Width: 160, Height: 48})
+	body := []byte(`{"seq":1,"price":100.25,"side":"buy"}`)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		bt := &batch{recs: make([]record, n)}
+		for j := range bt.recs {
+			bt.recs[j] = record{kind: recMessage, conv: 1, msg: msgInfo{Dir: dissect.FromServer, Opcode: dissect.OpText,
+				Frames: 1, End: t0, Length: uint64(len(body)), Body: append([]byte(nil), body...), ValidUTF8: true}}
+		}
+		m.apply(bt)
 		_ = m.View()
 	}
 }

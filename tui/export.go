@@ -106,7 +106,7 @@ func buildExport(c *conv) *exportConv {
 			"client": {c.msgs[0], c.bytes[0]},
 			"server": {c.msgs[1], c.bytes[1]},
 		},
-		Events: make([]exportEvent, 0, len(c.entries)),
+		Events: make([]exportEvent, 0, c.count()),
 	}
 	if !c.first.IsZero() {
 		f, l := c.first, c.last
@@ -120,8 +120,7 @@ func buildExport(c *conv) *exportConv {
 			x.Response = &exportHTTP{Line: fmt.Sprintf("%s %d %s", r.Version, r.StatusCode, r.Reason), Headers: pairs(r.Headers)}
 		}
 	}
-	for i := range c.entries {
-		e := &c.entries[i]
+	c.each(func(e *entry) {
 		ev := exportEvent{Time: e.time().UTC(), Direction: e.dir().String()}
 		switch e.kind {
 		case entViolation:
@@ -148,7 +147,7 @@ func buildExport(c *conv) *exportConv {
 			}
 		}
 		x.Events = append(x.Events, ev)
-	}
+	})
 	return x
 }
 

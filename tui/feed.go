@@ -25,7 +25,7 @@ const (
 	DefaultMaxBody    = 16 << 10
 	DefaultMaxBodies  = 1000
 	DefaultMaxBatch   = 20000
-	DefaultMaxEntries = 1 << 20
+	DefaultMaxEntries = 500000
 )
 
 // recKind says what a record of a batch holds.
@@ -72,7 +72,7 @@ type msgInfo struct {
 	Index        uint64
 	Opcode       dissect.Opcode
 	Frames       int
-	Start, End   time.Time
+	End          time.Time // capture time of the last frame
 	WireLength   uint64
 	Length       uint64
 	Body         []byte // first bytes of the payload, nil when none or dropped
@@ -349,7 +349,6 @@ func (f *Feed) Message(c *dissect.ConvRef, m *dissect.Message) {
 		Index:        m.Index,
 		Opcode:       m.Opcode,
 		Frames:       m.Frames,
-		Start:        m.Start,
 		End:          m.End,
 		WireLength:   m.WireLength,
 		Length:       m.Length,

@@ -326,7 +326,6 @@ func (m *Model) applyRec(r *record) {
 		}
 		m.totalMsgs++
 		m.totalBytes += mi.Length
-		c.touch(mi.Start)
 		c.touch(mi.End)
 		c.push(entry{kind: entMessage, msg: mi}, m.opt.MaxEntries, m.opt.MaxBodies)
 	case recViolation:

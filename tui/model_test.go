@@ -368,7 +368,8 @@ func TestBodiesBoundedCountsExact(t *testing.T) {
 		t.Errorf("counts %d msgs %d bytes, want 10 and 160", cv.msgs[0], cv.bytes[0])
 	}
 	kept := 0
-	for i, e := range cv.entries {
+	for i := 0; i < cv.count(); i++ {
+		e := cv.entryAt(uint64(i))
 		if e.msg.Body != nil {
 			kept++
 			if i < 7 {
@@ -391,29 +392,40 @@ func TestBodiesBoundedCountsExact(t *testing.T) {
 }
 
 func TestEntriesBounded(t *testing.T) {
-	f := NewFeed(FeedOptions{})
+	f := NewFeed(FeedOptions{MaxBatch: 100000})
 	c := newConvFeeder(f, 1)
 	c.handshake("h", "/", nil)
-	for i := 0; i < 1000; i++ {
+	const n = 5 * blockSize
+	for i := 0; i < n; i++ {
 		c.server(1, []byte(fmt.Sprint(i)))
 	}
 	o := testOptions()
-	o.MaxEntries = 100
+	o.MaxEntries = blockSize + 100
 	m := NewModel(nil, o)
 	m.apply(f.take())
 	cv := m.convs[0]
-	if len(cv.entries) > 125 || cv.msgs[1] != 1000 {
-		t.Fatalf("%d entries kept, %d counted", len(cv.entries), cv.msgs[1])
+	// Whole blocks go: between MaxEntries and MaxEntries+blockSize stay.
+	if cv.count() < o.MaxEntries || cv.count() >= o.MaxEntries+blockSize || cv.msgs[1] != n {
+		t.Fatalf("%d entries kept, %d counted", cv.count(), cv.msgs[1])
 	}
-	if cv.trimmed+uint64(len(cv.entries)) != 1000 {
-		t.Errorf("trimmed %d + kept %d != 1000", cv.trimmed, len(cv.entries))
+	if cv.trimmed+uint64(cv.count()) != n || cv.trimmed%blockSize != 0 {
+		t.Errorf("trimmed %d + kept %d != %d", cv.trimmed, cv.count(), n)
+	}
+	if first := cv.entryAt(cv.firstSeq); first.msg.Index != cv.trimmed {
+		t.Errorf("first entry kept is message %d, want %d", first.msg.Index, cv.trimmed)
+	}
+	if cv.entryAt(cv.firstSeq-1) != nil {
+		t.Error("a trimmed entry is still reachable")
 	}
 	last := cv.entryAt(cv.nextSeq - 1)
-	if string(last.msg.Body) != "999" {
+	if string(last.msg.Body) != fmt.Sprint(n-1) {
 		t.Errorf("last entry %q", last.msg.Body)
 	}
-	if len(m.vis) != len(cv.entries) || m.vis[0] != cv.firstSeq {
-		t.Errorf("vis has %d entries from %d; conversation %d from %d", len(m.vis), m.vis[0], len(cv.entries), cv.firstSeq)
+	if len(m.vis) != cv.count() || m.vis[0] != cv.firstSeq {
+		t.Errorf("vis has %d entries from %d; conversation %d from %d", len(m.vis), m.vis[0], cv.count(), cv.firstSeq)
+	}
+	if !strings.Contains(m.timelineTitle(), fmt.Sprintf("%d oldest not kept", cv.trimmed)) {
+		t.Errorf("title %q", m.timelineTitle())
 	}
 }
 
@@ -437,8 +449,8 @@ func TestFeedDropsWhenBehindAndKeepsCounts(t *testing.T) {
 	if cv.msgs[0] != 20 || cv.bytes[0] != 200 {
 		t.Errorf("counts %d/%d, want 20 messages, 200 bytes", cv.msgs[0], cv.bytes[0])
 	}
-	if len(cv.entries) != 4 {
-		t.Errorf("%d entries, want 4", len(cv.entries))
+	if cv.count() != 4 {
+		t.Errorf("%d entries, want 4", cv.count())
 	}
 	if cv.state() != "abnormal" {
 		t.Errorf("state %q, want abnormal (ended without close frames)", cv.state())

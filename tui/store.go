@@ -56,8 +56,10 @@ type conv struct {
 	sum            *dissect.Summary
 	ended          bool
 
-	entries  []entry
-	firstSeq uint64 // seq of entries[0]
+	// The timeline is kept in blocks of blockSize entries, so that it grows
+	// without copying and the oldest entries go a block at a time.
+	blocks   [][]entry
+	firstSeq uint64 // seq of blocks[0][0]
 	nextSeq  uint64
 	trimmed  uint64 // entries dropped from the front
 
@@ -80,7 +82,23 @@ func (c *conv) entryAt(seq uint64) *entry {
 	if seq < c.firstSeq || seq >= c.nextSeq {
 		return nil
 	}
-	return &c.entries[seq-c.firstSeq]
+	i := seq - c.firstSeq
+	return &c.blocks[i/blockSize][i%blockSize]
+}
+
+// blockSize is the number of timeline entries in one block.
+const blockSize = 4096
+
+// count returns the number of entries held.
+func (c *conv) count() int { return int(c.nextSeq - c.firstSeq) }
+
+// each calls fn for every entry held, oldest first.
+func (c *conv) each(fn func(e *entry)) {
+	for _, b := range c.blocks {
+		for i := range b {
+			fn(&b[i])
+		}
+	}
 }
 
 func (c *conv) touch(t time.Time) {
@@ -99,7 +117,11 @@ func (c *conv) touch(t time.Time) {
 func (c *conv) push(e entry, maxEntries, maxBodies int) {
 	e.seq = c.nextSeq
 	c.nextSeq++
-	c.entries = append(c.entries, e)
+	if n := len(c.blocks); n == 0 || len(c.blocks[n-1]) == blockSize {
+		c.blocks = append(c.blocks, make([]entry, 0, blockSize))
+	}
+	last := &c.blocks[len(c.blocks)-1]
+	*last = append(*last, e)
 	if e.kind == entMessage && e.msg.Body != nil {
 		c.bodies = append(c.bodies, e.seq)
 		c.bodyBytes += len(e.msg.Body)
@@ -117,16 +139,15 @@ func (c *conv) push(e entry, maxEntries, maxBodies int) {
 			c.bodyHead = 0
 		}
 	}
-	if maxEntries > 0 && len(c.entries) > maxEntries+maxEntries/4 {
-		n := len(c.entries) - maxEntries
-		for i := range c.entries[:n] {
-			if c.entries[i].msg.Body != nil {
-				c.bodyBytes -= len(c.entries[i].msg.Body)
-			}
+	for maxEntries > 0 && c.count() >= maxEntries+blockSize && len(c.blocks) > 1 {
+		old := c.blocks[0]
+		for i := range old {
+			c.bodyBytes -= len(old[i].msg.Body)
 		}
-		c.entries = append(c.entries[:0:0], c.entries[n:]...)
-		c.firstSeq += uint64(n)
-		c.trimmed += uint64(n)
+		c.blocks[0] = nil
+		c.blocks = c.blocks[1:]
+		c.firstSeq += uint64(len(old))
+		c.trimmed += uint64(len(old))
 	}
 }
 

@@ -137,6 +137,19 @@ func humanBytes(n uint64) string {
 	return fmt.Sprintf("%.1fG", float64(n)/1e9)
 }
 
+// humanCount formats a count in at most 5 cells.
+func humanCount(n uint64) string {
+	switch {
+	case n < 100000:
+		return strconv.FormatUint(n, 10)
+	case n < 10000000:
+		return fmt.Sprintf("%dk", n/1000)
+	case n < 10000000000:
+		return fmt.Sprintf("%dM", n/1000000)
+	}
+	return fmt.Sprintf("%dG", n/1000000000)
+}
+
 // View implements tea.Model.
 func (m *Model) View() tea.View {
 	v := tea.NewView(m.Render())
@@ -226,11 +239,11 @@ func (m *Model) convColumns(w int) (cols []convColumn, flex int) {
 	all := []convColumn{
 		{"#", 3, true, func(c *conv) string { return strconv.Itoa(c.num) }},
 		{"state", 8, false, func(c *conv) string { return c.state() }},
-		{"c→s", 5, true, func(c *conv) string { return strconv.FormatUint(c.msgs[0], 10) }},
+		{"c→s", 5, true, func(c *conv) string { return humanCount(c.msgs[0]) }},
 		{"bytes", 6, true, func(c *conv) string { return humanBytes(c.bytes[0]) }},
-		{"s→c", 5, true, func(c *conv) string { return strconv.FormatUint(c.msgs[1], 10) }},
+		{"s→c", 5, true, func(c *conv) string { return humanCount(c.msgs[1]) }},
 		{"bytes", 6, true, func(c *conv) string { return humanBytes(c.bytes[1]) }},
-		{"viol", 4, true, func(c *conv) string { return strconv.FormatUint(c.violations, 10) }},
+		{"viol", 4, true, func(c *conv) string { return humanCount(c.violations) }},
 		{"z", 1, false, func(c *conv) string {
 			if c.compressed {
 				return "Z"
