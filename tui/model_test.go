@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/color"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -631,5 +632,42 @@ func TestExport(t *testing.T) {
 	}
 	if x.Request == nil || x.Request.Line != "GET /chat HTTP/1.1" || x.Response == nil || !strings.Contains(x.Response.Line, "101") {
 		t.Errorf("handshake %+v %+v", x.Request, x.Response)
+	}
+}
+
+// TestRandomInputNeverPanics drives models, empty and loaded, with a fixed
+// random sequence of keys, clicks, wheel turns and sizes.
+func TestRandomInputNeverPanics(t *testing.T) {
+	keys := []string{"j", "k", "g", "G", "ctrl+d", "ctrl+u", "tab", "enter", "esc", "/", "x", "backspace",
+		"d", "o", "f", "space", "t", "v", "h", "?", "up", "down", "(", "r", "e", ":", "["}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, loaded := range []bool{false, true} {
+		var m *Model
+		if loaded {
+			m = loadCapture(t, "ws-mixed-ethernet-sll.pcapng", testOptions(), 80, 24)
+		} else {
+			m = NewModel(nil, testOptions())
+		}
+		m.opt.ExportDir = t.TempDir()
+		for i := 0; i < 3000; i++ {
+			switch r := rng.IntN(20); {
+			case r == 0:
+				m.Update(tea.WindowSizeMsg{Width: rng.IntN(200), Height: rng.IntN(60)})
+			case r == 1:
+				m.Update(tea.MouseClickMsg{X: rng.IntN(200), Y: rng.IntN(60), Button: tea.MouseLeft})
+			case r == 2:
+				m.Update(tea.MouseWheelMsg{X: rng.IntN(200), Y: rng.IntN(60), Button: tea.MouseWheelDown})
+			default:
+				k := keys[rng.IntN(len(keys))]
+				if k == "e" && rng.IntN(10) != 0 {
+					continue
+				}
+				m.Update(keyMsg(k))
+			}
+			v := m.Render()
+			if strings.Contains(v, "\x1b") {
+				t.Fatalf("step %d: escape in a colourless view", i)
+			}
+		}
 	}
 }

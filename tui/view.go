@@ -279,8 +279,9 @@ func (m *Model) convLines(w int, l layoutInfo) []string {
 	// after the number and the state.
 	line := func(c *conv, ep string) string {
 		var b strings.Builder
+		at := min(2, len(cols))
 		for i, col := range cols {
-			if i == 2 {
+			if i == at {
 				b.WriteString(fit(ep, flex-1))
 				b.WriteByte(' ')
 			}
@@ -290,6 +291,9 @@ func (m *Model) convLines(w int, l layoutInfo) []string {
 				b.WriteString(cell(col.cell(c), col.width, col.right))
 			}
 			b.WriteByte(' ')
+		}
+		if at == len(cols) {
+			b.WriteString(ep)
 		}
 		return b.String()
 	}
