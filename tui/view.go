@@ -579,13 +579,18 @@ func (m *Model) detailContent(c *conv, e *entry, w int) (string, []string) {
 		lines = append(lines, "(empty payload)")
 	case m.mode == modeHex || mi.Opcode == dissect.OpClose:
 		lines = append(lines, hexLines(body, w)...)
-	case mi.Opcode != dissect.OpBinary && isJSON(body):
-		head += ", JSON"
-		lines = append(lines, jsonLines(body, w, &m.st)...)
 	case mi.Opcode == dissect.OpBinary && !mi.ValidUTF8:
 		lines = append(lines, hexLines(body, w)...)
 	default:
-		lines = append(lines, textLines(body, w)...)
+		if mi.Opcode != dissect.OpBinary && isJSON(body) {
+			head += ", JSON"
+			lines = append(lines, jsonLines(body, w, &m.st)...)
+		} else {
+			lines = append(lines, textLines(body, w)...)
+		}
+		// The bytes as well, under the text.
+		lines = append(lines, "", m.st.dim.r("hex:"))
+		lines = append(lines, hexLines(body, w)...)
 	}
 	return head, lines
 }
