@@ -671,3 +671,23 @@ func TestRandomInputNeverPanics(t *testing.T) {
 		}
 	}
 }
+
+func TestShortConversationsStaySmall(t *testing.T) {
+	f := NewFeed(FeedOptions{})
+	for id := uint64(1); id <= 100; id++ {
+		c := newConvFeeder(f, id)
+		c.handshake("h", "/", nil)
+		c.client(1, []byte("hi"))
+		c.end()
+	}
+	m := NewModel(nil, testOptions())
+	m.apply(f.take())
+	if len(m.convs) != 100 {
+		t.Fatalf("%d conversations", len(m.convs))
+	}
+	for _, c := range m.convs {
+		if len(c.blocks) != 1 || cap(c.blocks[0]) > 8 {
+			t.Fatalf("conversation %d holds %d blocks, the first of capacity %d", c.num, len(c.blocks), cap(c.blocks[0]))
+		}
+	}
+}

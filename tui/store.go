@@ -118,7 +118,12 @@ func (c *conv) push(e entry, maxEntries, maxBodies int) {
 	e.seq = c.nextSeq
 	c.nextSeq++
 	if n := len(c.blocks); n == 0 || len(c.blocks[n-1]) == blockSize {
-		c.blocks = append(c.blocks, make([]entry, 0, blockSize))
+		// The first block grows as needed: most conversations are short.
+		size := blockSize
+		if n == 0 {
+			size = 8
+		}
+		c.blocks = append(c.blocks, make([]entry, 0, size))
 	}
 	last := &c.blocks[len(c.blocks)-1]
 	*last = append(*last, e)
