@@ -691,3 +691,26 @@ func TestShortConversationsStaySmall(t *testing.T) {
 		}
 	}
 }
+
+func TestFeedFollowsSwappedRoles(t *testing.T) {
+	f := NewFeed(FeedOptions{})
+	ref := &dissect.ConvRef{ID: 3, Client: "10.0.0.1:80", Server: "10.0.0.2:5555"}
+	f.Message(ref, &dissect.Message{Dir: dissect.FromClient, Opcode: dissect.OpText, Payload: []byte("a"), Length: 1, End: t0})
+	// The dissector learns that the roles are the other way round.
+	ref.Client, ref.Server, ref.Swapped = ref.Server, ref.Client, true
+	f.Message(ref, &dissect.Message{Dir: dissect.FromServer, Opcode: dissect.OpText, Payload: []byte("b"), Length: 1, End: t0})
+	b := f.take()
+	if b.recs[0].client != "10.0.0.1:80" || b.recs[1].client != "10.0.0.2:5555" {
+		t.Errorf("endpoints sent %q then %q", b.recs[0].client, b.recs[1].client)
+	}
+	m := NewModel(nil, testOptions())
+	m.apply(b)
+	if c := m.convs[0]; c.client != "10.0.0.2:5555" || c.server != "10.0.0.1:80" {
+		t.Errorf("conversation shows %s -> %s", c.client, c.server)
+	}
+	// Endpoints are not sent again while the roles stay.
+	f.Message(ref, &dissect.Message{Dir: dissect.FromServer, Opcode: dissect.OpText, Length: 1, End: t0})
+	if r := f.take().recs[0]; r.client != "" {
+		t.Errorf("endpoints sent again: %q", r.client)
+	}
+}
