@@ -456,7 +456,7 @@ func TestFeedDropsWhenBehindAndKeepsCounts(t *testing.T) {
 	if cv.state() != "abnormal" {
 		t.Errorf("state %q, want abnormal (ended without close frames)", cv.state())
 	}
-	if !strings.Contains(m.statusBar(120), "16 dropped") {
+	if !strings.Contains(m.statusBar(120), "16 drops") {
 		t.Errorf("status bar %q", m.statusBar(120))
 	}
 }

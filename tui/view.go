@@ -661,8 +661,8 @@ func (m *Model) statusBar(w int) string {
 		fmt.Sprintf("%d pkts", m.prog.Packets),
 		fmt.Sprintf("%d convs", len(m.convs)),
 		fmt.Sprintf("%d msgs", m.totalMsgs),
-		humanBytes(uint64(m.throughput))+"/s payload",
-		fmt.Sprintf("%d dropped", m.dropped))
+		humanBytes(uint64(m.throughput))+"/s",
+		fmt.Sprintf("%d drops", m.dropped))
 	if m.paused {
 		parts = append(parts, fmt.Sprintf("PAUSED (%d held)", len(m.held)))
 	} else if m.follow {
