@@ -5,10 +5,11 @@
 // The pipeline never talks to the program directly. It sends its events to
 // a Feed (a dissect.Sink), which copies what the interface shows (payloads
 // capped) into batches. A goroutine hands the batches to the program through
-// a bounded channel every Interval; when the interface falls behind, the
-// batch being filled stops growing and what no longer fits is counted as
-// dropped, while message counts and byte totals stay exact. The pipeline is
-// never blocked by the interface.
+// a bounded channel every Interval, and a batch that reaches MaxBatch events
+// goes at once if the channel has room. When the interface falls behind
+// (the channel is full), the batch being filled stops growing and what no
+// longer fits is counted as dropped, while message counts and byte totals
+// stay exact. The pipeline never waits for the interface.
 package tui
 
 import (
@@ -195,6 +196,17 @@ func (f *Feed) Start() {
 func (f *Feed) flush() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	done := f.ended
+	if !f.send() {
+		// The interface is behind: keep filling this batch (up to MaxBatch).
+		return false
+	}
+	return done
+}
+
+// send hands the current batch to the program if the channel has room,
+// without waiting, and reports whether it did. Called with f.mu held.
+func (f *Feed) send() bool {
 	b := f.cur
 	b.dropped = f.dropped
 	if f.opt.Progress != nil {
@@ -205,9 +217,8 @@ func (f *Feed) flush() bool {
 	select {
 	case f.ch <- b:
 		f.cur = &batch{}
-		return b.done
+		return true
 	default:
-		// The interface is behind: keep filling this batch (up to MaxBatch).
 		return false
 	}
 }
@@ -241,6 +252,10 @@ func (f *Feed) add(r record) {
 	limit := f.opt.MaxBatch
 	if r.kind == recHandshake || r.kind == recEnd {
 		limit *= 2 // rare and needed for the conversation's state
+	}
+	if len(b.recs) >= limit && !f.ended && f.send() {
+		// A full batch goes at once when the program has room for it.
+		b = f.cur
 	}
 	if len(b.recs) < limit {
 		b.recs = append(b.recs, r)
@@ -363,7 +378,7 @@ func (f *Feed) Message(c *dissect.ConvRef, m *dissect.Message) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.cur.recs) < f.opt.MaxBatch {
+	if len(f.cur.recs) < f.opt.MaxBatch || len(f.ch) < cap(f.ch) {
 		// Copy the payload only when the record will be kept.
 		mi.InflateErr = strings.Clone(m.InflateErr)
 		mi.CloseReason = strings.Clone(m.CloseReason)

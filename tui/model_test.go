@@ -432,6 +432,10 @@ func TestEntriesBounded(t *testing.T) {
 
 func TestFeedDropsWhenBehindAndKeepsCounts(t *testing.T) {
 	f := NewFeed(FeedOptions{MaxBatch: 5})
+	// The program is behind: the channel is full.
+	for len(f.ch) < cap(f.ch) {
+		f.ch <- &batch{}
+	}
 	c := newConvFeeder(f, 7)
 	c.handshake("h", "/", nil) // 1 record
 	for i := 0; i < 20; i++ {
@@ -712,5 +716,31 @@ func TestFeedFollowsSwappedRoles(t *testing.T) {
 	f.Message(ref, &dissect.Message{Dir: dissect.FromServer, Opcode: dissect.OpText, Length: 1, End: t0})
 	if r := f.take().recs[0]; r.client != "" {
 		t.Errorf("endpoints sent again: %q", r.client)
+	}
+}
+
+func TestFeedSendsFullBatchAtOnce(t *testing.T) {
+	f := NewFeed(FeedOptions{MaxBatch: 5})
+	c := newConvFeeder(f, 1)
+	c.handshake("h", "/", nil)
+	for i := 0; i < 11; i++ {
+		c.client(1, []byte{'a' + byte(i)})
+	}
+	// 12 records: two full batches went without waiting for a tick.
+	if len(f.ch) != 2 || f.Dropped() != 0 {
+		t.Fatalf("%d batches sent, %d dropped", len(f.ch), f.Dropped())
+	}
+	m := NewModel(nil, testOptions())
+	m.apply(<-f.ch)
+	m.apply(<-f.ch)
+	m.apply(f.take())
+	cv := m.convs[0]
+	if cv.msgs[0] != 11 || cv.count() != 11 {
+		t.Fatalf("%d messages, %d entries", cv.msgs[0], cv.count())
+	}
+	for i := 0; i < 11; i++ {
+		if e := cv.entryAt(uint64(i)); string(e.msg.Body) != string(rune('a'+i)) {
+			t.Errorf("entry %d is %q: out of order", i, e.msg.Body)
+		}
 	}
 }
