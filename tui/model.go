@@ -134,8 +134,8 @@ type Model struct {
 	convsVisible int
 }
 
-// NewModel returns a model that reads batches from the Feed f (nil for a
-// model fed by tests through Apply).
+// NewModel returns a model that reads batches from the Feed f. With a nil
+// Feed the model shows nothing until batches are applied to it.
 func NewModel(f *Feed, o Options) *Model {
 	if o.Location == nil {
 		o.Location = time.Local
@@ -235,7 +235,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
-// Apply adds a batch to the model as if it came from the Feed.
+// apply adds a batch to the model.
 func (m *Model) apply(b *batch) {
 	for i := range b.recs {
 		m.applyRec(&b.recs[i])
