@@ -415,12 +415,12 @@ type Summary struct {
 	IsWebSocket bool
 	// Midstream is set when the handshake was not seen and the frames were
 	// found by their headers.
-	Midstream bool
-	Handshake   *Handshake // nil if none was seen
-	Start, End  time.Time
-	EndReason   EndReason
-	Close       CloseInfo
-	Stats       [2]DirStats // indexed by Direction
+	Midstream  bool
+	Handshake  *Handshake // nil if none was seen
+	Start, End time.Time
+	EndReason  EndReason
+	Close      CloseInfo
+	Stats      [2]DirStats // indexed by Direction
 	// TCP holds the transport counts of each direction. The dissector sees
 	// only bytes; the owner of the conversation fills these in.
 	TCP [2]TCPStats

@@ -34,6 +34,7 @@ type config struct {
 	filter                       report.Filter
 
 	live liveConfig
+	tui  bool
 }
 
 // textOff reports whether a machine-readable output takes standard output,
@@ -62,13 +63,15 @@ Options:
   -x                 add a hex dump of every message payload
   --ws-port PORT     decode TCP port PORT as WebSocket even when no handshake
                      was captured (repeatable)
-  --no-midstream      do not look for frames by their headers in connections
+  --no-midstream     do not look for frames by their headers in connections
                      picked up after their handshake, nor after a gap
   --max-payload N    keep at most N bytes of each payload (default 65536;
                      0 keeps every byte); lengths and SHA-256 cover it all
   --color WHEN       colour the output: auto (a terminal, unless NO_COLOR is
                      set), always or never (default auto)
   --utc              print times in UTC instead of the local time zone
+  --tui              show the capture in an interactive terminal interface
+                     (press ? there for its keys)
   --json FILE        write the JSON report (one document) to FILE
   --jsonl FILE       write one JSON event per line to FILE as they happen
   --har FILE         write an HTTP Archive 1.2 with the WebSocket messages
@@ -122,6 +125,7 @@ func parseArgs(args []string, out io.Writer, getenv func(string) string) (*confi
 	fs.BoolVar(&cfg.verbose, "v", false, "")
 	fs.BoolVar(&cfg.hex, "x", false, "")
 	fs.BoolVar(&cfg.utc, "utc", false, "")
+	fs.BoolVar(&cfg.tui, "tui", false, "")
 	fs.Func("ws-port", "", func(s string) error {
 		p, err := strconv.ParseUint(s, 10, 16)
 		if err != nil || p == 0 {

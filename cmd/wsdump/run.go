@@ -19,6 +19,9 @@ import (
 // Errors are failures of the input or of the output; traffic that breaks the
 // protocol is reported, not returned.
 func run(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Writer) error {
+	if cfg.tui {
+		return runTUI(ctx, cfg)
+	}
 	if cfg.live.list {
 		return listInterfaces(stdout)
 	}
