@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wsdump/wsdump/dissect"
+	"github.com/wsdump/wsdump/internal/testutil"
 )
 
 // TestAppendJSONStringDecodesLikeEncodingJSON compares the hand-written
@@ -142,6 +143,9 @@ func TestAppendEpochMicro(t *testing.T) {
 // TestJSONLMessageAllocations keeps the message path of the JSON Lines
 // writer free of allocations once its buffers have grown.
 func TestJSONLMessageAllocations(t *testing.T) {
+	if testutil.RaceEnabled {
+		t.Skip("allocation counts are not meaningful under the race detector; .ci/run runs this test in a normal build")
+	}
 	l := NewJSONL(discard{}, JSONLOptions{})
 	c := &dissect.ConvRef{ID: 1, Client: "10.0.0.1:5000", Server: "10.0.0.2:80"}
 	m := &dissect.Message{Opcode: dissect.OpText, Frames: 1, Payload: []byte("héllo \"world\"\n"), Length: 15}
