@@ -27,6 +27,7 @@ type config struct {
 	wsPorts     []uint16
 	maxPayload  int
 	noMidstream bool
+	maxConns    int
 
 	// Machine-readable outputs: a file name, "-" for standard output, ""
 	// for none.
@@ -44,6 +45,10 @@ func (c *config) textOff() bool {
 }
 
 var errHelp = errors.New("help shown")
+
+// defaultMaxConns bounds the connections tracked at once, and so the memory
+// of a capture full of half-open or idle connections (about 2.5 KB each).
+const defaultMaxConns = 65536
 
 const usageText = `Usage: wsdump -r FILE [options]
        wsdump -i IFACE [options] [FILTER...]
@@ -65,6 +70,9 @@ Options:
                      was captured (repeatable)
   --no-midstream     do not look for frames by their headers in connections
                      picked up after their handshake, nor after a gap
+  --max-conns N      track at most N TCP connections at once (default 65536;
+                     each costs about 2.5 KB); segments of further ones are
+                     counted and skipped
   --max-payload N    keep at most N bytes of each payload (default 65536;
                      0 keeps every byte); lengths and SHA-256 cover it all
   --color WHEN       colour the output: auto (a terminal, unless NO_COLOR is
@@ -183,6 +191,15 @@ func parseArgs(args []string, out io.Writer, getenv func(string) string) (*confi
 		return nil
 	})
 	fs.BoolVar(&cfg.noMidstream, "no-midstream", false, "")
+	cfg.maxConns = defaultMaxConns
+	fs.Func("max-conns", "", func(s string) error {
+		n, err := strconv.ParseUint(s, 10, 31)
+		if err != nil || n == 0 {
+			return errors.New("want a positive number of connections")
+		}
+		cfg.maxConns = int(n)
+		return nil
+	})
 	colorWhen := "auto"
 	fs.StringVar(&colorWhen, "color", "auto", "")
 	registerLiveFlags(fs, &cfg.live)

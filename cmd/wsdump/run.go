@@ -83,6 +83,7 @@ func run(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Wr
 	pc.Dissect = dissect.DefaultConfig()
 	pc.Dissect.MaxPayload = cfg.maxPayload
 	pc.Dissect.Midstream = !cfg.noMidstream
+	pc.Reassembly.MaxConns = cfg.maxConns
 	st, runErr := pipeline.Run(runCtx, src, pc, sink)
 	interrupted := ctx.Err() != nil
 	if interrupted {
@@ -297,6 +298,9 @@ func printStats(w io.Writer, cfg *config, st *pipeline.Stats) {
 		fmt.Fprintf(&b, "; limits hit: %d segments over the connection limit, %d holes given up at the buffer limit", r.ConnLimitDrops, r.PageLimitGaps)
 	}
 	b.WriteByte('\n')
+	if n, ok := peakMemory(); ok && cfg.verbose {
+		fmt.Fprintf(&b, "peak memory: %.1f MiB\n", float64(n)/(1<<20))
+	}
 	if cfg.verbose && !st.First.IsZero() {
 		fmt.Fprintf(&b, "capture time: %s to %s\n", st.First.UTC().Format(time.RFC3339Nano), st.Last.UTC().Format(time.RFC3339Nano))
 	}

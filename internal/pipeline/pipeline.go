@@ -124,22 +124,32 @@ func (p *pipe) isWSPort(port uint16) bool {
 }
 
 func (p *pipe) newConv(c *reassembly.Conn) reassembly.Handler {
-	h := &conv{p: p, rc: c}
-	h.ref = dissect.ConvRef{ID: c.ID, Client: addrString(c.A), Server: addrString(c.B)}
-	opt := dissect.ConvOptions{RolesKnown: c.RolesFromSYN}
+	return &conv{p: p, rc: c}
+}
+
+// dissector returns the conversation's dissector, made when the first byte
+// (or gap) arrives: connections that never carry data (half-open scans,
+// refused connections) cost no dissector state.
+func (c *conv) dissector() *dissect.Conversation {
+	if c.d != nil {
+		return c.d
+	}
+	p, rc := c.p, c.rc
+	c.ref = dissect.ConvRef{ID: rc.ID, Client: addrString(rc.A), Server: addrString(rc.B)}
+	opt := dissect.ConvOptions{RolesKnown: rc.RolesFromSYN}
 	switch {
-	case p.isWSPort(c.B.Port()):
+	case p.isWSPort(rc.B.Port()):
 		opt.AssumeWebSocket = true
-	case p.isWSPort(c.A.Port()):
+	case p.isWSPort(rc.A.Port()):
 		opt.AssumeWebSocket = true
-		if !c.RolesFromSYN {
+		if !rc.RolesFromSYN {
 			// Until a frame's mask bit says otherwise, the side on the
 			// WebSocket port is the server.
 			opt.ClientSide = 1
 		}
 	}
-	h.d = dissect.NewConversation(&p.dcfg, &h.ref, p.sink, opt)
-	return h
+	c.d = dissect.NewConversation(&p.dcfg, &c.ref, p.sink, opt)
+	return c.d
 }
 
 func addrString(a netip.AddrPort) string {
@@ -155,15 +165,22 @@ type conv struct {
 }
 
 func (c *conv) Data(side reassembly.Side, data []byte, t time.Time) {
-	c.d.Feed(int(side), data, t)
+	c.dissector().Feed(int(side), data, t)
 }
 
 func (c *conv) Gap(side reassembly.Side, n uint64, t time.Time) {
-	c.d.Gap(int(side), n, t)
+	c.dissector().Gap(int(side), n, t)
 }
 
 func (c *conv) End(t time.Time) {
-	sum := c.d.End(endReason(c.rc.End), t)
+	var sum *dissect.Summary
+	if c.d != nil {
+		sum = c.d.End(endReason(c.rc.End), t)
+	} else {
+		// No byte ever came: nothing to dissect.
+		c.ref = dissect.ConvRef{ID: c.rc.ID, Client: addrString(c.rc.A), Server: addrString(c.rc.B)}
+		sum = &dissect.Summary{EndReason: endReason(c.rc.End)}
+	}
 	sum.Start = c.rc.Start
 	sum.End = c.rc.Last
 	for side := 0; side < 2; side++ {
