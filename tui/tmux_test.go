@@ -75,17 +75,8 @@ func TestTmuxEndToEnd(t *testing.T) {
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Skip("tmux is not installed; the end-to-end terminal test needs it")
 	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("the go command is not in PATH; the test builds wsdump with it")
-	}
+	bin := buildWsdump(t)
 	root := testutil.RepoRoot(t)
-	bin := filepath.Join(t.TempDir(), "wsdump")
-	build := exec.Command(goBin, "build", "-o", bin, "./cmd/wsdump")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	capFile := filepath.Join(root, "testdata", "pcaps", "ws-mixed-ethernet-sll.pcapng")
 	s := &tmuxSession{t: t, socket: fmt.Sprintf("wsdump-test-%d", os.Getpid())}
 	t.Cleanup(func() { s.run("kill-server") })
@@ -108,14 +99,37 @@ func TestTmuxEndToEnd(t *testing.T) {
 	s.keys("/", "f", "r", "a", "g")
 	s.waitFor("search", "/frag", "1 match(es)", "fragmented message")
 	s.keys("Enter", "q")
-	deadline := time.Now().Add(10 * time.Second)
+	s.waitGone("q", 10*time.Second)
+}
+
+// waitGone waits until the program has quit and its session has closed.
+func (s *tmuxSession) waitGone(key string, limit time.Duration) {
+	s.t.Helper()
+	deadline := time.Now().Add(limit)
 	for {
 		if _, err := s.run("has-session", "-t", "w"); err != nil {
-			break // the program quit and its session closed
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("q did not quit:\n%s", s.screen())
+			s.t.Fatalf("%s did not quit within %v:\n%s", key, limit, s.screen())
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// buildWsdump builds the command into a temporary directory, or skips the
+// test when the go command is missing.
+func buildWsdump(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("the go command is not in PATH; the test builds wsdump with it")
+	}
+	bin := filepath.Join(t.TempDir(), "wsdump")
+	build := exec.Command(goBin, "build", "-o", bin, "./cmd/wsdump")
+	build.Dir = testutil.RepoRoot(t)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }

@@ -19,8 +19,8 @@ import (
 // Errors are failures of the input or of the output; traffic that breaks the
 // protocol is reported, not returned.
 func run(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Writer) error {
-	if cfg.tui {
-		return runTUI(ctx, cfg)
+	if cfg.tui && !cfg.live.list {
+		return runTUI(ctx, cfg, stderr)
 	}
 	if cfg.live.list {
 		return listInterfaces(stdout)
