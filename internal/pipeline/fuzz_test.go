@@ -1,0 +1,43 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/wsdump/wsdump/capture"
+	"github.com/wsdump/wsdump/dissect"
+	"github.com/wsdump/wsdump/report"
+)
+
+// FuzzPipeline runs arbitrary capture bytes through the whole pipeline into
+// the text output: no panic, and no byte of the wire reaches the output as a
+// control character.
+func FuzzPipeline(f *testing.F) {
+	seeds, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "pcaps", "*.pcap*"))
+	for _, p := range seeds {
+		if b, err := os.ReadFile(p); err == nil && len(b) < 64<<10 {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		src, err := capture.OpenReader(bytes.NewReader(b), "fuzz")
+		if err != nil {
+			return
+		}
+		defer src.Close()
+		var out bytes.Buffer
+		text := report.NewText(&out, report.TextOptions{Verbose: true, Hex: true})
+		cfg := Config{Dissect: dissect.DefaultConfig(), MaxPackets: 4096}
+		cfg.Dissect.MaxPayload = 256
+		Run(context.Background(), src, cfg, text)
+		text.Flush()
+		for _, c := range out.Bytes() {
+			if c < 0x20 && c != '\n' && c != '\t' || c == 0x7f {
+				t.Fatalf("control byte %#x in the output:\n%q", c, out.String())
+			}
+		}
+	})
+}
