@@ -78,8 +78,8 @@ Options:
   --color WHEN       colour the output: auto (a terminal, unless NO_COLOR is
                      set), always or never (default auto)
   --utc              print times in UTC instead of the local time zone
-  --tui              show the capture in an interactive terminal interface
-                     (press ? there for its keys)
+  --tui              show the capture (-r FILE) or live traffic (-i IFACE) in
+                     an interactive terminal interface (? there for its keys)
   --json FILE        write the JSON report (one document) to FILE
   --jsonl FILE       write one JSON event per line to FILE as they happen
   --har FILE         write an HTTP Archive 1.2 with the WebSocket messages
