@@ -288,14 +288,21 @@ func runNodePeers(t *testing.T, node, modules string, modes []nodeMode, greeting
 	}
 	defer cmd.Wait()
 	defer cancel()
+	// fail stops node before reading what it wrote to stderr.
+	fail := func(format string, args ...any) {
+		t.Helper()
+		cancel()
+		cmd.Wait()
+		t.Fatalf(format+"\nnode's stderr:\n%s", append(args, stderr)...)
+	}
 	out := bufio.NewReader(stdout)
 	line, err := out.ReadBytes('\n')
 	if err != nil {
-		t.Fatalf("peer.js did not report its ports: %v\n%s", err, stderr)
+		fail("peer.js did not report its ports: %v", err)
 	}
 	var ready struct{ Ports map[string]int }
 	if err := json.Unmarshal(line, &ready); err != nil || len(ready.Ports) != len(modes) {
-		t.Fatalf("peer.js ports %q: %v", line, err)
+		fail("peer.js ports %q: %v", line, err)
 	}
 	var filter []string
 	for _, p := range ready.Ports {
@@ -303,19 +310,19 @@ func runNodePeers(t *testing.T, node, modules string, modes []nodeMode, greeting
 	}
 	td := testutil.StartTcpdump(t, "lo", strings.Join(filter, " or "))
 	if _, err := stdin.Write([]byte("go\n")); err != nil {
-		t.Fatal(err)
+		fail("peer.js: %v", err)
 	}
 	line, err = out.ReadBytes('\n')
 	if err != nil {
-		t.Fatalf("peer.js: %v\n%s", err, stderr)
+		fail("peer.js: %v", err)
 	}
 	var run nodeRun
 	if err := json.Unmarshal(line, &run); err != nil {
-		t.Fatalf("peer.js result: %v", err)
+		fail("peer.js result: %v", err)
 	}
 	stdin.Close()
 	if err := cmd.Wait(); err != nil {
-		t.Fatalf("peer.js: %v\n%s", err, stderr)
+		t.Fatalf("peer.js: %v\nnode's stderr:\n%s", err, stderr)
 	}
 	return td.Stop(t), ready.Ports, run
 }
