@@ -72,3 +72,15 @@ func checkTerminalSafe(t *testing.T, in, out []byte) {
 		t.Fatalf("AppendSafe(%q) = %q: holds ESC", in, out)
 	}
 }
+
+func TestAppendSafeText(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{`subprotocol "a\x1bb" not offered`, `subprotocol "a\x1bb" not offered`},
+		{"raw \x1b[2J and \\ kept", `raw \e[2J and \ kept`},
+		{"bidi \u202e", `bidi \u{202e}`},
+	} {
+		if got := string(appendSafeText(nil, tt.in)); got != tt.want {
+			t.Errorf("appendSafeText(%q) = %q; want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wsdump/wsdump/dissect"
@@ -397,7 +398,9 @@ func (t *Text) Violation(c *dissect.ConvRef, v *dissect.Violation) {
 		t.line = strconv.AppendUint(t.line, v.Frame, 10)
 	}
 	t.line = append(t.line, ": "...)
-	t.str(v.Detail)
+	// Details are wsdump's own text, with wire bytes already quoted in Go
+	// syntax: escape control characters, but do not double backslashes.
+	t.line = appendSafeText(t.line, v.Detail)
 	if v.Ref != "" {
 		t.line = append(t.line, " ("...)
 		t.line = append(t.line, v.Ref...)
@@ -583,4 +586,20 @@ func CloseCodeName(code uint16) string {
 		return "tls_handshake"
 	}
 	return ""
+}
+
+// appendSafeText appends s with every control character escaped, as
+// AppendSafe does, but leaves backslashes as they are: for text wsdump wrote
+// itself, where wire bytes are already quoted.
+func appendSafeText(dst []byte, s string) []byte {
+	for len(s) > 0 {
+		i := strings.IndexByte(s, '\\')
+		if i < 0 {
+			return AppendSafe(dst, []byte(s), 0)
+		}
+		dst = AppendSafe(dst, []byte(s[:i]), 0)
+		dst = append(dst, '\\')
+		s = s[i+1:]
+	}
+	return dst
 }
