@@ -71,16 +71,12 @@ func TestColorOffForNonTerminals(t *testing.T) {
 	}
 }
 
-// NO_COLOR turns colour off for --color=auto even on a character device
-// (what the command takes for a terminal); --color=always overrides it.
+// NO_COLOR turns colour off for --color=auto even on a terminal;
+// --color=always overrides it.
 func TestColorNoColorEnv(t *testing.T) {
-	dev, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	if err != nil {
-		t.Skipf("no %s: %v", os.DevNull, err)
-	}
-	defer dev.Close()
+	dev := openPTY(t)
 	if !isTerminal(dev) {
-		t.Skipf("%s is not a character device here", os.DevNull)
+		t.Fatalf("the pseudo-terminal %s is not taken for a terminal", dev.Name())
 	}
 	env := func(v string) func(string) string {
 		return func(k string) string {
@@ -239,3 +235,4 @@ func TestHandshakeWithoutReason(t *testing.T) {
 		t.Errorf("handshake line:\ngot:  %q\nwant: %q", got, want)
 	}
 }
+
