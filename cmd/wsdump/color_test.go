@@ -235,4 +235,3 @@ func TestHandshakeWithoutReason(t *testing.T) {
 		t.Errorf("handshake line:\ngot:  %q\nwant: %q", got, want)
 	}
 }
-
