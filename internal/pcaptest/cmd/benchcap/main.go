@@ -65,6 +65,11 @@ func write(path string, opt pcaptest.BulkOptions) (pcaptest.BulkStats, error) {
 		return pcaptest.BulkStats{}, err
 	}
 	tmp := f.Name()
+	if err := f.Chmod(0o644); err != nil { // CreateTemp makes it private
+		f.Close()
+		os.Remove(tmp)
+		return pcaptest.BulkStats{}, err
+	}
 	bw := bufio.NewWriterSize(f, 1<<20)
 	st, err := pcaptest.WriteBulk(bw, opt)
 	if err == nil {
