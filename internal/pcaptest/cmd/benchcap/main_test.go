@@ -41,8 +41,10 @@ func TestWritesSameBytesForSameFlags(t *testing.T) {
 	if !strings.Contains(out.String(), a+": ") || !strings.Contains(out.String(), " packets, ") {
 		t.Errorf("summary %q does not name the file and its packets", out.String())
 	}
-	if fi, err := os.Stat(a); err != nil || fi.Mode().Perm() != 0o644 {
-		t.Errorf("file mode %v (%v); want -rw-r--r--", fi.Mode(), err)
+	if fi, err := os.Stat(a); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o644 {
+		t.Errorf("file mode %v; want -rw-r--r--", fi.Mode())
 	}
 	left, _ := filepath.Glob(filepath.Join(dir, ".*"))
 	if len(left) > 0 {
