@@ -3,6 +3,7 @@ package dissect
 import (
 	"bytes"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -487,20 +488,26 @@ type headBlock struct {
 // header value (obsolete line folding, RFC 7230 §3.2.4).
 func parseHeadBlock(b []byte) headBlock {
 	var hb headBlock
+	// One copy of the block; the first line, names and values are pieces
+	// of it.
+	rest := string(b)
+	if n := strings.Count(rest, "\n"); n > 1 {
+		hb.headers = make([]Header, 0, min(n-1, maxHeadersPrealloc))
+	}
 	firstLine := true
-	for len(b) > 0 {
-		k := bytes.IndexByte(b, '\n')
-		var line []byte
+	for len(rest) > 0 {
+		k := strings.IndexByte(rest, '\n')
+		var line string
 		if k < 0 {
-			line, b = b, nil
+			line, rest = rest, ""
 		} else {
-			line, b = b[:k], b[k+1:]
+			line, rest = rest[:k], rest[k+1:]
 		}
 		if len(line) > 0 && line[len(line)-1] == '\r' {
 			line = line[:len(line)-1]
 		}
 		if firstLine {
-			hb.first = string(line)
+			hb.first = line
 			firstLine = false
 			continue
 		}
@@ -509,11 +516,11 @@ func parseHeadBlock(b []byte) headBlock {
 		}
 		if line[0] == ' ' || line[0] == '\t' {
 			if len(hb.headers) == 0 {
-				hb.badHeader(line)
+				hb.badHeader([]byte(line))
 				continue
 			}
 			h := &hb.headers[len(hb.headers)-1]
-			if v := trimOWS(string(line)); v != "" {
+			if v := trimOWS(line); v != "" {
 				if h.Value == "" {
 					h.Value = v
 				} else {
@@ -522,18 +529,22 @@ func parseHeadBlock(b []byte) headBlock {
 			}
 			continue
 		}
-		c := bytes.IndexByte(line, ':')
-		if c <= 0 || !isToken(string(line[:c])) {
-			hb.badHeader(line)
+		c := strings.IndexByte(line, ':')
+		if c <= 0 || !isToken(line[:c]) {
+			hb.badHeader([]byte(line))
 			continue
 		}
 		hb.headers = append(hb.headers, Header{
-			Name:  string(line[:c]),
-			Value: trimOWS(string(line[c+1:])),
+			Name:  line[:c],
+			Value: trimOWS(line[c+1:]),
 		})
 	}
 	return hb
 }
+
+// maxHeadersPrealloc bounds the room for headers made before parsing a
+// block; a block with more headers grows it as needed.
+const maxHeadersPrealloc = 32
 
 func (hb *headBlock) badHeader(line []byte) {
 	if hb.bad == 0 {

@@ -4,8 +4,51 @@ import (
 	"crypto/sha256"
 	"hash"
 	"math"
+	"sync"
 	"time"
 )
+
+// Kept payloads are copied into buffers that belong to one direction of a
+// conversation while it lives. A buffer grows by doubling, up to what the
+// payload cap allows, and at the end of the conversation goes back to a
+// free list for the next conversation, so that a capture of many
+// conversations does not build each one's buffers from nothing.
+const (
+	// minPayloadBuf is the capacity of a payload buffer's first allocation.
+	minPayloadBuf = 512
+	// maxPooledBuf is the largest capacity a buffer may have to be put on
+	// the free list; larger ones (MaxPayload above it, or 0) are left to
+	// the garbage collector.
+	maxPooledBuf = 256 << 10
+)
+
+// payloadBufs are the two payload buffers of a direction: the current
+// frame's and the current message's.
+type payloadBufs struct {
+	frame, msg []byte
+}
+
+// payloadBufPool holds payloadBufs of ended conversations. A sync.Pool
+// empties itself across garbage collections, so it never pins memory that
+// the running conversations do not need.
+var payloadBufPool = sync.Pool{New: func() any { return new(payloadBufs) }}
+
+// appendKept appends p to buf, which will never hold more than limit bytes
+// (len(buf)+len(p) <= limit). When buf is full it is replaced by one of
+// twice its capacity (at least minPayloadBuf, at most limit).
+func appendKept(buf, p []byte, limit int) []byte {
+	need := len(buf) + len(p)
+	if need > cap(buf) {
+		n := max(2*cap(buf), minPayloadBuf, need)
+		if n > limit {
+			n = max(limit, need)
+		}
+		nb := make([]byte, len(buf), n)
+		copy(nb, buf)
+		buf = nb
+	}
+	return append(buf, p...)
+}
 
 // payloadWriter takes the payload bytes of a data message after any
 // transform (inflating) and before UTF-8 checking, hashing and capping.
@@ -71,6 +114,7 @@ type dirState struct {
 	inflater  messageInflater
 	inflating bool
 	lastFrame uint64
+	bufs      *payloadBufs // where frameBuf and msgBuf came from; nil: none yet
 
 	// Control frame in progress.
 	ctlHash hash.Hash
@@ -208,7 +252,11 @@ func (d *dirState) framePayload(p []byte) {
 		if room > len(p) {
 			room = len(p)
 		}
-		d.frameBuf = append(d.frameBuf, p[:room]...)
+		if d.frameBuf == nil {
+			d.takeBufs()
+			d.frameBuf = d.bufs.frame[:0]
+		}
+		d.frameBuf = appendKept(d.frameBuf, p[:room], d.frameCap)
 	}
 	if d.ctl {
 		d.ctlHash.Write(p)
@@ -240,12 +288,55 @@ func (d *dirState) writePayload(p []byte) {
 	if d.msgShared {
 		return
 	}
-	if room := int(d.s.cfg.keep(d.msg.Length)) - len(d.msgBuf); room > 0 {
+	if room := int(min(d.s.cfg.keep(d.msg.Length), math.MaxInt)) - len(d.msgBuf); room > 0 {
 		if room > len(p) {
 			room = len(p)
 		}
-		d.msgBuf = append(d.msgBuf, p[:room]...)
+		if d.msgBuf == nil {
+			d.takeBufs()
+			d.msgBuf = d.bufs.msg[:0]
+		}
+		limit := math.MaxInt
+		if d.s.cfg.MaxPayload > 0 {
+			limit = d.s.cfg.MaxPayload
+		}
+		d.msgBuf = appendKept(d.msgBuf, p[:room], limit)
 	}
+}
+
+// takeBufs gives the direction its buffers from the free list the first
+// time it keeps payload bytes. A buffer still nil takes its pooled
+// counterpart only when bytes go into it, so that an empty payload is nil
+// or not exactly as it would be without the free list.
+func (d *dirState) takeBufs() {
+	if d.bufs == nil {
+		d.bufs = payloadBufPool.Get().(*payloadBufs)
+	}
+}
+
+// releaseBufs puts the direction's buffers back on the free list. It is
+// called when the conversation has ended and reported its last event;
+// nothing of the direction is decoded afterwards.
+func (d *dirState) releaseBufs() {
+	b := d.bufs
+	if b == nil {
+		return
+	}
+	d.bufs = nil
+	if d.frameBuf != nil {
+		b.frame = d.frameBuf[:0]
+	}
+	if d.msgBuf != nil {
+		b.msg = d.msgBuf[:0]
+	}
+	d.frameBuf, d.msgBuf = nil, nil
+	if cap(b.frame) > maxPooledBuf {
+		b.frame = nil
+	}
+	if cap(b.msg) > maxPooledBuf {
+		b.msg = nil
+	}
+	payloadBufPool.Put(b)
 }
 
 // inflateViolation implements inflateOutput: a violation found while

@@ -131,6 +131,7 @@ func (s *wsSession) end(reason EndReason, t time.Time, sum *Summary) {
 			if !s.dirs[i].outSync {
 				s.dirs[i].flushIncomplete(t)
 			}
+			s.dirs[i].releaseBufs()
 		}
 		s.close.Clean = s.close.Sent[FromClient] && s.close.Sent[FromServer]
 	}

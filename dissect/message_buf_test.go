@@ -1,0 +1,126 @@
+package dissect
+
+import (
+	"bytes"
+	"testing"
+)
+
+func TestAppendKeptGrowsByDoublingUpToTheLimit(t *testing.T) {
+	chunk := func(n int, b byte) []byte { return bytes.Repeat([]byte{b}, n) }
+	tests := []struct {
+		name    string
+		start   []byte // buffer before the append
+		p       []byte
+		limit   int
+		wantCap int // 0: the buffer keeps its capacity
+	}{
+		{"first bytes get the minimum", nil, chunk(10, 'a'), 64 << 10, minPayloadBuf},
+		{"first bytes beyond the minimum", nil, chunk(3000, 'a'), 64 << 10, 3000},
+		{"minimum above the limit", nil, chunk(10, 'a'), 100, 100},
+		{"room left: no new buffer", append(make([]byte, 0, 512), chunk(100, 'x')...), chunk(400, 'a'), 64 << 10, 0},
+		{"full: doubles", append(make([]byte, 0, 512), chunk(500, 'x')...), chunk(100, 'a'), 64 << 10, 1024},
+		{"doubling capped at the limit", append(make([]byte, 0, 40<<10), chunk(40<<10, 'x')...), chunk(1, 'a'), 64 << 10, 64 << 10},
+		{"need beyond doubling", append(make([]byte, 0, 512), chunk(512, 'x')...), chunk(5000, 'a'), 64 << 10, 5512},
+	}
+	for _, tc := range tests {
+		want := append(append([]byte{}, tc.start...), tc.p...)
+		oldCap := cap(tc.start)
+		got := appendKept(tc.start, tc.p, tc.limit)
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: content differs (%d bytes; want %d)", tc.name, len(got), len(want))
+		}
+		wc := tc.wantCap
+		if wc == 0 {
+			wc = oldCap
+		}
+		if cap(got) != wc {
+			t.Errorf("%s: capacity %d; want %d", tc.name, cap(got), wc)
+		}
+	}
+}
+
+// TestPayloadBuffersAcrossSessions runs conversations one after another and
+// overlapping, so that buffers given back at the end of one are used by the
+// next, and checks every payload against what was sent. A session that has
+// ended must not touch buffers it gave back.
+func TestPayloadBuffersAcrossSessions(t *testing.T) {
+	fill := func(n int, seed byte) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = seed + byte(i*7)
+		}
+		return b
+	}
+	// A fragmented binary message of 3 x 20000 bytes (kept up to the 64 KiB
+	// cap) and a single-frame text message, from the server.
+	stream := func(seed byte) ([]byte, []byte, []byte) {
+		big := fill(60000, seed)
+		text := []byte("hello " + string(rune('a'+seed%26)))
+		return catFrames(
+			buildWSFrame(wsTestFrame{op: OpBinary, payload: big[:20000]}),
+			buildWSFrame(wsTestFrame{op: OpContinuation, payload: big[20000:40000]}),
+			buildWSFrame(wsTestFrame{fin: true, op: OpContinuation, payload: big[40000:]}),
+			buildWSFrame(wsTestFrame{fin: true, op: OpText, payload: text}),
+		), big, text
+	}
+	check := func(name string, rec *recordSinkFrames, big, text []byte) {
+		t.Helper()
+		ms := rec.messages()
+		if len(ms) != 2 {
+			t.Fatalf("%s: %d messages; want 2", name, len(ms))
+		}
+		if !bytes.Equal(ms[0].Payload, big) || ms[0].Truncated || ms[0].Frames != 3 {
+			t.Errorf("%s: binary message of %d bytes, truncated=%v, %d frames; want the 60000 bytes sent in 3 frames",
+				name, len(ms[0].Payload), ms[0].Truncated, ms[0].Frames)
+		}
+		if !bytes.Equal(ms[1].Payload, text) {
+			t.Errorf("%s: text message %q; want %q", name, ms[1].Payload, text)
+		}
+	}
+
+	for i := 0; i < 4; i++ {
+		wire, big, text := stream(byte(i))
+		s, rec := newTestWSSession(frameTestCfg, sessionOptions{})
+		s.feed(FromServer, wire, frameT0)
+		s.end(EndFIN, frameT0, nil)
+		check("sequential", rec, big, text)
+	}
+
+	// a ends while b is in the middle of its binary message; bytes fed to
+	// a afterwards are ignored and do not reach b's buffers.
+	wa, bigA, textA := stream(100)
+	wb, bigB, textB := stream(200)
+	a, recA := newTestWSSession(frameTestCfg, sessionOptions{})
+	b, recB := newTestWSSession(frameTestCfg, sessionOptions{})
+	a.feed(FromServer, wa, frameT0)
+	b.feed(FromServer, wb[:30000], frameT0)
+	a.end(EndFIN, frameT0, nil)
+	n := len(recA.events)
+	c, recC := newTestWSSession(frameTestCfg, sessionOptions{})
+	wc, bigC, textC := stream(50)
+	c.feed(FromServer, wc[:25000], frameT0)
+	a.feed(FromServer, wa, frameT0)
+	b.feed(FromServer, wb[30000:], frameT0)
+	c.feed(FromServer, wc[25000:], frameT0)
+	if len(recA.events) != n {
+		t.Errorf("an ended session reported %d more events", len(recA.events)-n)
+	}
+	check("a", recA, bigA, textA)
+	check("b", recB, bigB, textB)
+	check("c", recC, bigC, textC)
+	b.end(EndFIN, frameT0, nil)
+	c.end(EndFIN, frameT0, nil)
+
+	// An empty frame first is reported with a nil payload, as with a
+	// session that got no buffers from an earlier one.
+	d, recD := newTestWSSession(frameTestCfg, sessionOptions{})
+	d.feed(FromServer, catFrames(
+		buildWSFrame(wsTestFrame{fin: true, op: OpText}),
+		buildWSFrame(wsTestFrame{op: OpText, payload: []byte("ab")}),
+		buildWSFrame(wsTestFrame{fin: true, op: OpContinuation, payload: []byte("cd")}),
+	), frameT0)
+	ms := recD.messages()
+	if len(ms) != 2 || ms[0].Payload != nil || string(ms[1].Payload) != "abcd" {
+		t.Errorf("messages %+v; want a nil payload, then \"abcd\"", ms)
+	}
+}

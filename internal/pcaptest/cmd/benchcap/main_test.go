@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestWritesSameBytesForSameFlags(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.pcap"), filepath.Join(dir, "b.pcap")
+	var out bytes.Buffer
+	if err := run([]string{"-mb", "1", "-o", a}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if err := run([]string{"-mb", "1", "-o", b}, &out); err != nil {
+		t.Fatal(err)
+	}
+	da, err := os.ReadFile(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := os.ReadFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(da, db) {
+		t.Errorf("two runs with the same flags wrote different files (%d and %d bytes)", len(da), len(db))
+	}
+	// The connections open at the size limit finish their message and
+	// close: at most one largest message (96 KiB) each, with headers.
+	if max := 1<<20 + 200*(100<<10); len(da) < 1<<20 || len(da) > max {
+		t.Errorf("-mb 1 wrote %d bytes; want 1 MiB to %d", len(da), max)
+	}
+	// pcap magic, little-endian, microseconds
+	if !bytes.HasPrefix(da, []byte{0xD4, 0xC3, 0xB2, 0xA1}) {
+		t.Errorf("file starts % x; want a pcap header", da[:4])
+	}
+	if !strings.Contains(out.String(), a+": ") || !strings.Contains(out.String(), " packets, ") {
+		t.Errorf("summary %q does not name the file and its packets", out.String())
+	}
+	if fi, err := os.Stat(a); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o644 {
+		t.Errorf("file mode %v; want -rw-r--r--", fi.Mode())
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, ".*"))
+	if len(left) > 0 {
+		t.Errorf("temporary files left behind: %q", left)
+	}
+
+	var out2 bytes.Buffer
+	c := filepath.Join(dir, "c.pcap")
+	if err := run([]string{"-mb", "1", "-seed", "2", "-o", c}, &out2); err != nil {
+		t.Fatal(err)
+	}
+	dc, _ := os.ReadFile(c)
+	if bytes.Equal(da, dc) {
+		t.Error("another seed wrote the same file")
+	}
+}
+
+func TestRejectsBadFlags(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"-mb", "1"},
+		{"-mb", "0", "-o", filepath.Join(dir, "x.pcap")},
+		{"-mb", "-5", "-o", filepath.Join(dir, "x.pcap")},
+		{"-mb", "1", "-o", filepath.Join(dir, "x.pcap"), "extra"},
+		{"-mb", "1", "-o", filepath.Join(dir, "no", "such", "dir", "x.pcap")},
+	} {
+		if err := run(args, &bytes.Buffer{}); err == nil {
+			t.Errorf("benchcap %q: no error", args)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x.pcap")); err == nil {
+		t.Error("a refused run wrote a file")
+	}
+}
