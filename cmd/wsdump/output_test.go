@@ -255,7 +255,8 @@ func TestInterruptFinishesOutputs(t *testing.T) {
 		close(lines)
 	}()
 	var got []string
-	timeout := time.After(10 * time.Second)
+	// Generous: a loaded 2-core machine can take seconds to start a process.
+	timeout := time.After(60 * time.Second)
 	// JSON Lines to a pipe are flushed line by line: wait for a message.
 	for !strings.Contains(strings.Join(got, "\n"), `"event":"message"`) {
 		select {
