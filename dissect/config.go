@@ -28,6 +28,16 @@ type Config struct {
 	// Midstream finds frames by their headers where no handshake was
 	// captured (a capture started after it), and again after a gap.
 	Midstream bool
+	// NoDigest leaves Message.SHA256 of data messages zero instead of
+	// hashing every payload byte: for runs whose outputs never show the
+	// digest. Control frames are always hashed (pongs are matched to
+	// pings by it).
+	NoDigest bool
+	// NoPayload keeps no payload bytes of RFC 6455 data frames and
+	// messages in events (their Payload is empty; lengths, UTF-8 checks and inflating
+	// are unchanged): for runs whose outputs show no payload. Control
+	// frames keep theirs.
+	NoPayload bool
 }
 
 // DefaultConfig returns the limits used when none are given.

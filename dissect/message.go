@@ -161,6 +161,9 @@ func (d *dirState) frameHeader(h *frameHeader, start, t time.Time) {
 	}
 	d.frameBuf = d.frameBuf[:0]
 	d.frameCap = int(min(d.s.cfg.keep(h.length), math.MaxInt)) // a capacity limit, never allocated up front
+	if d.s.cfg.NoPayload && !h.opcode.IsControl() && !h.opcode.IsReserved() {
+		d.frameCap = 0
+	}
 	d.stats.WireBytes += uint64(h.headerLen)
 
 	const err, warn = SeverityError, SeverityWarning
@@ -283,9 +286,11 @@ func (d *dirState) framePayload(p []byte) {
 // inflating.
 func (d *dirState) writePayload(p []byte) {
 	d.msg.Length += uint64(len(p))
-	d.msgHash.Write(p)
+	if !d.s.cfg.NoDigest {
+		d.msgHash.Write(p)
+	}
 	d.msgUTF8.write(p)
-	if d.msgShared {
+	if d.msgShared || d.s.cfg.NoPayload {
 		return
 	}
 	if room := int(min(d.s.cfg.keep(d.msg.Length), math.MaxInt)) - len(d.msgBuf); room > 0 {
@@ -387,7 +392,9 @@ func (d *dirState) finishMessage(t time.Time, incomplete bool) {
 		m.Payload = d.msgBuf
 	}
 	m.Truncated = uint64(len(m.Payload)) < m.Length || cut
-	d.msgHash.Sum(m.SHA256[:0])
+	if !d.s.cfg.NoDigest {
+		d.msgHash.Sum(m.SHA256[:0])
+	}
 	m.ValidUTF8 = d.msgUTF8.valid()
 	if m.Opcode == OpText && !m.ValidUTF8 && !incomplete && (!m.Compressed || (m.Inflated && m.InflateErr == "")) {
 		d.viol = Violation{

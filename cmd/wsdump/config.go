@@ -28,6 +28,7 @@ type config struct {
 	maxPayload  int
 	noMidstream bool
 	maxConns    int
+	workers     int
 
 	// Machine-readable outputs: a file name, "-" for standard output, ""
 	// for none.
@@ -36,6 +37,9 @@ type config struct {
 
 	live liveConfig
 	tui  bool
+
+	// cpuProfile names a file for a Go CPU profile of the run ("" none).
+	cpuProfile string
 }
 
 // textOff reports whether a machine-readable output takes standard output,
@@ -75,6 +79,9 @@ Options:
                      counted and skipped
   --max-payload N    keep at most N bytes of each payload (default 65536;
                      0 keeps every byte); lengths and SHA-256 cover it all
+  --workers N        1: decode in one thread; 2 (the default): read, decode
+                     and print in three concurrent stages, for the same
+                     output sooner (capture files only)
   --color WHEN       colour the output: auto (a terminal, unless NO_COLOR is
                      set), always or never (default auto)
   --utc              print times in UTC instead of the local time zone
@@ -95,6 +102,7 @@ Filters (they apply to every output):
   --opcode LIST      only messages of these opcodes: text, binary, close,
                      ping, pong, cont, 0x3..0xf, data, control
   --grep REGEX       only messages whose (kept) payload matches REGEX
+  --cpuprofile FILE  write a CPU profile of the run to FILE (go tool pprof)
   --version          print the version and exit
   -h, --help         print this help and exit
 
@@ -191,6 +199,7 @@ func parseArgs(args []string, out io.Writer, getenv func(string) string) (*confi
 		return nil
 	})
 	fs.BoolVar(&cfg.noMidstream, "no-midstream", false, "")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "")
 	cfg.maxConns = defaultMaxConns
 	fs.Func("max-conns", "", func(s string) error {
 		n, err := strconv.ParseUint(s, 10, 31)
@@ -198,6 +207,15 @@ func parseArgs(args []string, out io.Writer, getenv func(string) string) (*confi
 			return errors.New("want a positive number of connections")
 		}
 		cfg.maxConns = int(n)
+		return nil
+	})
+	cfg.workers = 2
+	fs.Func("workers", "", func(s string) error {
+		n, err := strconv.ParseUint(s, 10, 8)
+		if err != nil || n == 0 {
+			return errors.New("want 1 or 2")
+		}
+		cfg.workers = int(min(n, 2))
 		return nil
 	})
 	colorWhen := "auto"

@@ -83,6 +83,19 @@ func run(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Wr
 	pc.Dissect = dissect.DefaultConfig()
 	pc.Dissect.MaxPayload = cfg.maxPayload
 	pc.Dissect.Midstream = !cfg.noMidstream
+	// Payload bytes and digests cost time on every byte: compute them
+	// only when an output shows them.
+	machine := cfg.jsonFile != "" || cfg.jsonlFile != "" || cfg.harFile != ""
+	pc.Dissect.NoDigest = cfg.jsonFile == "" && cfg.jsonlFile == ""
+	pc.Dissect.NoPayload = (text == nil || cfg.quiet) && !machine && cfg.filter.Grep == nil
+	// Frames are shown only by the verbose text view.
+	pc.DropFrames = text == nil || cfg.quiet || !cfg.verbose
+	// The stages pass packets and events on in batches, which would hold
+	// back the output of a pipe fed as the traffic happens (tcpdump -w - |
+	// wsdump -r -): standard input is staged only when it is a file.
+	if live == nil && (cfg.readFile != "-" || isRegularFile(stdin)) {
+		pc.Workers = cfg.workers
+	}
 	pc.Reassembly.MaxConns = cfg.maxConns
 	st, runErr := pipeline.Run(runCtx, src, pc, sink)
 	interrupted := ctx.Err() != nil
@@ -170,7 +183,12 @@ func openOutputs(cfg *config, stdout io.Writer, stop func()) (*outputs, error) {
 			return err
 		}
 		// Live capture is read as it happens: flush every event.
-		sink, finish := mk(&stopOnError{w: w, stop: stop}, !isRegularFile(w) || cfg.live.iface != "")
+		// Each line is flushed where someone reads as it happens: a
+		// terminal, or a pipe fed by a live capture or by standard input
+		// (tcpdump -w - | wsdump -r - --jsonl - | jq). Reading a file, a
+		// pipe gets full buffers.
+		flushEach := cfg.live.iface != "" || isTerminal(w) || (cfg.readFile == "-" && !isRegularFile(w))
+		sink, finish := mk(&stopOnError{w: w, stop: stop}, flushEach)
 		o.sinks = append(o.sinks, sink)
 		o.closers = append(o.closers, func(cs report.CaptureStats) error {
 			err := finish(cs)
@@ -225,8 +243,10 @@ func (o *outputs) close(cs report.CaptureStats) error {
 
 // isRegularFile reports whether w is a file on disk (not a pipe, socket or
 // terminal), where buffering until the end is right.
-func isRegularFile(w io.Writer) bool {
-	f, ok := w.(*os.File)
+// isRegularFile reports whether x, an input or an output, is an *os.File
+// open on a regular file.
+func isRegularFile(x any) bool {
+	f, ok := x.(*os.File)
 	if !ok {
 		return false
 	}

@@ -1,0 +1,152 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/wsdump/wsdump/capture"
+	"github.com/wsdump/wsdump/dissect"
+	"github.com/wsdump/wsdump/internal/pcaptest"
+	"github.com/wsdump/wsdump/internal/testutil"
+)
+
+// orderSink writes every event with all its fields, in the order the
+// events came, and checks that a conversation keeps one ConvRef pointer.
+type orderSink struct {
+	t    *testing.T
+	log  []string
+	refs map[uint64]*dissect.ConvRef
+}
+
+func (s *orderSink) add(c *dissect.ConvRef, format string, args ...any) {
+	if s.refs == nil {
+		s.refs = map[uint64]*dissect.ConvRef{}
+	}
+	if p, ok := s.refs[c.ID]; ok && p != c {
+		s.t.Errorf("conversation %d: a second ConvRef pointer", c.ID)
+	}
+	s.refs[c.ID] = c
+	s.log = append(s.log, fmt.Sprintf("%d %s %s swapped=%v: ", c.ID, c.Client, c.Server, c.Swapped)+fmt.Sprintf(format, args...))
+}
+
+func (s *orderSink) Handshake(c *dissect.ConvRef, h *dissect.Handshake) {
+	var resp dissect.Response
+	if h.Response != nil {
+		resp = *h.Response
+	}
+	hc := *h
+	hc.Response = nil
+	s.add(c, "handshake %+v response %v %+v deflate %s", hc, h.Response != nil, resp, deflateString(&hc))
+}
+
+func (s *orderSink) Frame(c *dissect.ConvRef, f *dissect.Frame) {
+	g := *f
+	g.Payload = nil
+	s.add(c, "frame %+v %x", g, f.Payload)
+}
+
+func (s *orderSink) Message(c *dissect.ConvRef, m *dissect.Message) {
+	g := *m
+	g.Payload = nil
+	s.add(c, "message %+v %x", g, m.Payload)
+}
+
+func (s *orderSink) Violation(c *dissect.ConvRef, v *dissect.Violation) {
+	s.add(c, "violation %+v", *v)
+}
+
+func (s *orderSink) Gap(c *dissect.ConvRef, g *dissect.Gap) { s.add(c, "gap %+v", *g) }
+
+func (s *orderSink) End(c *dissect.ConvRef, sum *dissect.Summary) {
+	var hs dissect.Handshake
+	var resp dissect.Response
+	if sum.Handshake != nil {
+		hs = *sum.Handshake
+		if hs.Response != nil {
+			resp = *hs.Response
+		}
+		hs.Response = nil
+	}
+	g := *sum
+	g.Handshake = nil
+	s.add(c, "end %+v handshake %+v %+v deflate %s", g, hs, resp, deflateString(&hs))
+	delete(s.refs, c.ID)
+}
+
+func runOrdered(t *testing.T, path string, cfg Config) ([]string, Stats) {
+	t.Helper()
+	src, err := capture.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	sink := &orderSink{t: t}
+	st, err := Run(context.Background(), src, cfg, sink)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return sink.log, st
+}
+
+// TestStagedSameEvents runs every capture with one goroutine and with the
+// staged pipeline, with batches of the normal size and tiny ones (so that
+// every batch boundary is crossed): the sink must get the same events, in
+// the same order, with the same fields, and the same counts.
+func TestStagedSameEvents(t *testing.T) {
+	files := testutil.SharedCaptures(t)
+	own, _ := filepath.Glob(filepath.Join(testutil.RepoRoot(t), "testdata", "pcaps", "*.pcap*"))
+	hix, _ := filepath.Glob(filepath.Join(testutil.RepoRoot(t), "testdata", "pcaps", "hixie", "*.pcap*"))
+	files = append(files, own...)
+	files = append(files, hix...)
+	bulk := filepath.Join(t.TempDir(), "bulk.pcap")
+	writeBulkFile(t, bulk, pcaptest.BulkOptions{Size: 3 << 20, Conns: 40, Seed: 7})
+	files = append(files, bulk)
+
+	cfg := Config{Dissect: dissect.DefaultConfig()}
+	for _, path := range files {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			want, wantSt := runOrdered(t, path, cfg)
+			if len(want) == 0 {
+				t.Fatal("no events at all")
+			}
+			for _, tiny := range []bool{false, true} {
+				if tiny {
+					setTinyBatches(t)
+				}
+				c := cfg
+				c.Workers = 2
+				got, gotSt := runOrdered(t, path, c)
+				if !reflect.DeepEqual(gotSt, wantSt) {
+					t.Errorf("tiny=%v: stats differ:\n got %+v\nwant %+v", tiny, gotSt, wantSt)
+				}
+				if len(got) != len(want) {
+					t.Errorf("tiny=%v: %d events, want %d", tiny, len(got), len(want))
+				}
+				for i := range min(len(got), len(want)) {
+					if got[i] != want[i] {
+						t.Fatalf("tiny=%v: event %d differs:\n got %s\nwant %s", tiny, i, got[i], want[i])
+					}
+				}
+			}
+		})
+	}
+}
+
+func setTinyBatches(t *testing.T) {
+	a, b, c, d := pktBatchBytes, pktBatchPackets, evBatchBytes, evBatchEvents
+	pktBatchBytes, pktBatchPackets, evBatchBytes, evBatchEvents = 100, 3, 50, 2
+	t.Cleanup(func() { pktBatchBytes, pktBatchPackets, evBatchBytes, evBatchEvents = a, b, c, d })
+}
+
+// deflateString prints h.Deflate and takes the pointer out of h.
+func deflateString(h *dissect.Handshake) string {
+	d := h.Deflate
+	h.Deflate = nil
+	if d == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%+v", *d)
+}
