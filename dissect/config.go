@@ -33,8 +33,8 @@ type Config struct {
 	// digest. Control frames are always hashed (pongs are matched to
 	// pings by it).
 	NoDigest bool
-	// NoPayload keeps no payload bytes of RFC 6455 data frames and
-	// messages in events (their Payload is empty; lengths, UTF-8 checks and inflating
+	// NoPayload keeps no payload bytes of data frames and messages in
+	// events (their Payload is empty; lengths, UTF-8 checks and inflating
 	// are unchanged): for runs whose outputs show no payload. Control
 	// frames keep theirs.
 	NoPayload bool

@@ -306,7 +306,7 @@ func (d *hixieDir) payload(p []byte) {
 	}
 	// Kept up to the payload cap; the buffer grows with the bytes seen,
 	// never from a length read off the wire.
-	if room := int(d.s.cfg.keep(uint64(len(d.buf))+uint64(len(p)))) - len(d.buf); room > 0 {
+	if room := int(d.s.cfg.keep(uint64(len(d.buf))+uint64(len(p)))) - len(d.buf); room > 0 && !d.s.cfg.NoPayload {
 		d.buf = append(d.buf, p[:room]...)
 	}
 }
@@ -386,8 +386,8 @@ func (d *hixieDir) report(t time.Time, incomplete bool) {
 	if incomplete {
 		m.Frames = 0
 	}
-	if !d.s.cfg.NoDigest {
-		d.hash.Sum(m.SHA256[:0])
+	if !d.s.cfg.NoDigest || op == OpClose {
+		d.hash.Sum(m.SHA256[:0]) // a closing frame has no payload to hash
 	}
 	if sentinel && !incomplete && !m.ValidUTF8 {
 		d.viol = Violation{

@@ -19,6 +19,9 @@ type orderSink struct {
 	t    *testing.T
 	log  []string
 	refs map[uint64]*dissect.ConvRef
+	// strip leaves out what NoDigest and NoPayload change: the payload,
+	// digest and truncation of data frames and messages.
+	strip bool
 }
 
 func (s *orderSink) add(c *dissect.ConvRef, format string, args ...any) {
@@ -45,12 +48,22 @@ func (s *orderSink) Handshake(c *dissect.ConvRef, h *dissect.Handshake) {
 func (s *orderSink) Frame(c *dissect.ConvRef, f *dissect.Frame) {
 	g := *f
 	g.Payload = nil
+	if s.strip && !f.Opcode.IsControl() {
+		g.PayloadTruncated = false
+		s.add(c, "frame %+v", g)
+		return
+	}
 	s.add(c, "frame %+v %x", g, f.Payload)
 }
 
 func (s *orderSink) Message(c *dissect.ConvRef, m *dissect.Message) {
 	g := *m
 	g.Payload = nil
+	if s.strip && !m.Opcode.IsControl() {
+		g.Truncated, g.SHA256 = false, [32]byte{}
+		s.add(c, "message %+v", g)
+		return
+	}
 	s.add(c, "message %+v %x", g, m.Payload)
 }
 
@@ -77,13 +90,17 @@ func (s *orderSink) End(c *dissect.ConvRef, sum *dissect.Summary) {
 }
 
 func runOrdered(t *testing.T, path string, cfg Config) ([]string, Stats) {
+	return runOrderedStrip(t, path, cfg, false)
+}
+
+func runOrderedStrip(t *testing.T, path string, cfg Config, strip bool) ([]string, Stats) {
 	t.Helper()
 	src, err := capture.OpenFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	sink := &orderSink{t: t}
+	sink := &orderSink{t: t, strip: strip}
 	st, err := Run(context.Background(), src, cfg, sink)
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
@@ -149,4 +166,42 @@ func deflateString(h *dissect.Handshake) string {
 		return "none"
 	}
 	return fmt.Sprintf("%+v", *d)
+}
+
+// TestNoDigestNoPayload: leaving out digests and payload bytes changes
+// nothing else in any event, and they are really left out.
+func TestNoDigestNoPayload(t *testing.T) {
+	files := testutil.SharedCaptures(t)
+	own, _ := filepath.Glob(filepath.Join(testutil.RepoRoot(t), "testdata", "pcaps", "*.pcap*"))
+	files = append(files, own...)
+	cfg := Config{Dissect: dissect.DefaultConfig()}
+	lean := cfg
+	lean.Dissect.NoDigest, lean.Dissect.NoPayload = true, true
+	var withPayload int
+	for _, path := range files {
+		want, _ := runOrderedStrip(t, path, cfg, true)
+		got, _ := runOrderedStrip(t, path, lean, true)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: events differ with NoDigest and NoPayload", filepath.Base(path))
+		}
+		rec, _ := runFile(t, path, lean)
+		for _, c := range rec.convs {
+			for _, m := range c.messages {
+				if m.Opcode.IsControl() {
+					continue
+				}
+				if len(m.Payload) > 0 || m.SHA256 != [32]byte{} {
+					withPayload++
+				}
+			}
+			for _, f := range c.frames {
+				if !f.Opcode.IsControl() && len(f.Payload) > 0 {
+					withPayload++
+				}
+			}
+		}
+	}
+	if withPayload > 0 {
+		t.Errorf("%d data frames or messages kept a payload or digest", withPayload)
+	}
 }

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"github.com/wsdump/wsdump/internal/pcaptest"
+	"github.com/wsdump/wsdump/internal/testutil"
+)
+
+// writeBulk writes a bulk capture of about mb MiB for the tests.
+func writeBulk(t *testing.T, mb int64) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "bulk.pcap")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bw := bufio.NewWriter(f)
+	if _, err := pcaptest.WriteBulk(bw, pcaptest.BulkOptions{Size: mb << 20, Conns: 50, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestWorkersSameOutput: every output is byte for byte the same with one
+// worker and with the staged run, and from one staged run to the next.
+func TestWorkersSameOutput(t *testing.T) {
+	files := []string{writeBulk(t, 4)}
+	files = append(files, testutil.SharedCaptures(t)...)
+	own, _ := filepath.Glob(filepath.Join(testutil.RepoRoot(t), "testdata", "pcaps", "*.pcap*"))
+	files = append(files, own...)
+	modes := [][]string{
+		{"-v", "-x"},
+		{"-q"},
+		{"--jsonl", "-"},
+		{"--json", "-"},
+		{"--har", "-"},
+	}
+	for _, path := range files {
+		for _, mode := range modes {
+			args := append([]string{"-r", path, "--utc", "--color", "never"}, mode...)
+			out1, err1, e1 := runInProcess(t, nil, append(args, "--workers", "1")...)
+			err1 = withoutPeakMemory(err1)
+			if len(out1) == 0 {
+				t.Fatalf("%s %q: no output", filepath.Base(path), mode)
+			}
+			for run := 0; run < 2; run++ {
+				out2, err2, e2 := runInProcess(t, nil, append(args, "--workers", "2")...)
+				err2 = withoutPeakMemory(err2)
+				if out2 != out1 || err2 != err1 || (e1 == nil) != (e2 == nil) {
+					t.Errorf("%s %q run %d: output differs between 1 and 2 workers (%d and %d bytes; stderr %q and %q)",
+						filepath.Base(path), mode, run, len(out1), len(out2), err1, err2)
+				}
+			}
+		}
+	}
+}
+
+// withoutPeakMemory drops the peak memory line of -v, which the process
+// measures of itself (the tests share one).
+func withoutPeakMemory(stderr string) string {
+	return peakMemoryLine.ReplaceAllString(stderr, "")
+}
+
+var peakMemoryLine = regexp.MustCompile(`(?m)^peak memory: .*\n`)
