@@ -1,5 +1,7 @@
 package dissect
 
+import "crypto/sha256"
+
 // Config holds the limits and switches of the dissector. The zero value is
 // not useful; start from DefaultConfig.
 type Config struct {
@@ -33,6 +35,12 @@ type Config struct {
 	// digest. Control frames are always hashed (pongs are matched to
 	// pings by it).
 	NoDigest bool
+	// LateDigest hashes only data messages whose payload may not be kept
+	// whole (longer than MaxPayload, fragmented or compressed). The others
+	// are reported with SHA256 zero and their whole payload in Payload;
+	// FillDigest computes their digest from it, which lets the owner do it
+	// later or on another goroutine. Without effect under NoPayload.
+	LateDigest bool
 	// NoPayload keeps no payload bytes of data frames and messages in
 	// events (their Payload is empty; lengths, UTF-8 checks and inflating
 	// are unchanged): for runs whose outputs show no payload. Control
@@ -57,4 +65,13 @@ func (c *Config) keep(n uint64) uint64 {
 		return n
 	}
 	return uint64(c.MaxPayload)
+}
+
+// FillDigest sets the SHA256 of a message reported without it (see
+// Config.LateDigest) from its payload, kept whole in that case. It leaves
+// a message that has its digest, or whose payload was cut, as it is.
+func FillDigest(m *Message) {
+	if m.SHA256 == ([32]byte{}) && uint64(len(m.Payload)) == m.Length {
+		m.SHA256 = sha256.Sum256(m.Payload)
+	}
 }

@@ -109,6 +109,7 @@ type dirState struct {
 	msgBuf    []byte
 	msgShared bool // the message is the current frame alone: its payload is frameBuf
 	msgHash   hash.Hash
+	msgDigest bool // the current message is hashed as it goes
 	msgUTF8   utf8Validator
 	msgRaw    uint64 // payload bytes on the wire (before inflating)
 	inflater  messageInflater
@@ -242,9 +243,14 @@ func (d *dirState) beginMessage(h *frameHeader, start time.Time) {
 	d.msg.Compressed = h.rsv&0x4 != 0 && d.s.opt.AllowedRSV&0x4 != 0
 	d.msgBuf = d.msgBuf[:0]
 	d.msgHash.Reset()
+	cfg := d.s.cfg
+	// A one-frame message short enough to be kept whole is hashed later
+	// from its payload (Config.LateDigest).
+	late := cfg.LateDigest && !cfg.NoPayload && h.fin && (cfg.MaxPayload <= 0 || h.length <= uint64(cfg.MaxPayload))
 	d.msgUTF8.reset()
 	d.msgRaw = 0
 	d.inflating = d.inflater != nil && d.inflater.begin(d.msg.Compressed)
+	d.msgDigest = !cfg.NoDigest && !(late && !d.inflating)
 	// A message of one frame, not transformed, uses the frame's buffer.
 	d.msgShared = h.fin && !d.inflating
 }
@@ -286,7 +292,7 @@ func (d *dirState) framePayload(p []byte) {
 // inflating.
 func (d *dirState) writePayload(p []byte) {
 	d.msg.Length += uint64(len(p))
-	if !d.s.cfg.NoDigest {
+	if d.msgDigest {
 		d.msgHash.Write(p)
 	}
 	d.msgUTF8.write(p)
@@ -392,7 +398,7 @@ func (d *dirState) finishMessage(t time.Time, incomplete bool) {
 		m.Payload = d.msgBuf
 	}
 	m.Truncated = uint64(len(m.Payload)) < m.Length || cut
-	if !d.s.cfg.NoDigest {
+	if d.msgDigest {
 		d.msgHash.Sum(m.SHA256[:0])
 	}
 	m.ValidUTF8 = d.msgUTF8.valid()

@@ -87,6 +87,7 @@ func run(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Wr
 	// only when an output shows them.
 	machine := cfg.jsonFile != "" || cfg.jsonlFile != "" || cfg.harFile != ""
 	pc.Dissect.NoDigest = cfg.jsonFile == "" && cfg.jsonlFile == ""
+	pc.Dissect.LateDigest = true // the pipeline completes them
 	pc.Dissect.NoPayload = (text == nil || cfg.quiet) && !machine && cfg.filter.Grep == nil
 	// Frames are shown only by the verbose text view.
 	pc.DropFrames = text == nil || cfg.quiet || !cfg.verbose

@@ -65,7 +65,7 @@ func Run(ctx context.Context, src capture.Source, cfg Config, sink dissect.Sink)
 		return runStaged(ctx, src, cfg, sink)
 	}
 	p := &pipe{cfg: cfg, dcfg: cfg.Dissect}
-	p.sink = countingSink{next: sink, st: &p.st, dropFrames: cfg.DropFrames}
+	p.sink = countingSink{next: sink, st: &p.st, dropFrames: cfg.DropFrames, fillDigest: cfg.Dissect.LateDigest}
 	dec := capture.NewDecoder()
 	r := reassembly.New(cfg.Reassembly, p.newConv)
 	var err error
@@ -240,6 +240,7 @@ type countingSink struct {
 	next       dissect.Sink
 	st         *Stats
 	dropFrames bool
+	fillDigest bool // complete the digests the dissector left to its owner
 }
 
 func (s countingSink) Handshake(c *dissect.ConvRef, h *dissect.Handshake) {
@@ -254,6 +255,9 @@ func (s countingSink) Frame(c *dissect.ConvRef, f *dissect.Frame) {
 }
 func (s countingSink) Message(c *dissect.ConvRef, m *dissect.Message) {
 	s.st.Messages++
+	if s.fillDigest {
+		dissect.FillDigest(m)
+	}
 	s.next.Message(c, m)
 }
 func (s countingSink) Violation(c *dissect.ConvRef, v *dissect.Violation) {

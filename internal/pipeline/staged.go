@@ -74,6 +74,8 @@ func runStaged(ctx context.Context, src capture.Source, cfg Config, sink dissect
 	}()
 
 	q := newEventQueue(sink)
+	// Digests left to the owner are computed by the output stage.
+	q.fillDigest = cfg.Dissect.LateDigest
 	outDone := make(chan struct{})
 	go func() {
 		q.outputStage()
@@ -221,6 +223,7 @@ func (b *evBatch) reset() {
 // into a batch, and its output stage replays the batches to the real sink.
 type eventQueue struct {
 	sink       dissect.Sink
+	fillDigest bool
 	cur        *evBatch
 	full, free chan *evBatch
 
@@ -372,6 +375,9 @@ func (q *eventQueue) replay(b *evBatch) {
 		case evMessage:
 			m := &b.msgs[e.idx]
 			m.Payload = b.payload(e)
+			if q.fillDigest {
+				dissect.FillDigest(m)
+			}
 			q.sink.Message(c, m)
 		case evViolation:
 			q.sink.Violation(c, &b.viols[e.idx])

@@ -205,3 +205,31 @@ func TestNoDigestNoPayload(t *testing.T) {
 		t.Errorf("%d data frames or messages kept a payload or digest", withPayload)
 	}
 }
+
+// TestLateDigestSameEvents: digests computed by the owner from the kept
+// payload (Config.LateDigest), in one goroutine or in the output stage,
+// are those the dissector computes as it goes.
+func TestLateDigestSameEvents(t *testing.T) {
+	files := testutil.SharedCaptures(t)
+	own, _ := filepath.Glob(filepath.Join(testutil.RepoRoot(t), "testdata", "pcaps", "*.pcap*"))
+	files = append(files, own...)
+	bulk := filepath.Join(t.TempDir(), "bulk.pcap")
+	writeBulkFile(t, bulk, pcaptest.BulkOptions{Size: 2 << 20, Conns: 20, Seed: 5})
+	files = append(files, bulk)
+	for _, maxPayload := range []int{64 << 10, 100, 0} {
+		cfg := Config{Dissect: dissect.DefaultConfig()}
+		cfg.Dissect.MaxPayload = maxPayload
+		late := cfg
+		late.Dissect.LateDigest = true
+		for _, path := range files {
+			want, _ := runOrdered(t, path, cfg)
+			for _, workers := range []int{1, 2} {
+				late.Workers = workers
+				got, _ := runOrdered(t, path, late)
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("%s, max payload %d, %d workers: events differ with LateDigest", filepath.Base(path), maxPayload, workers)
+				}
+			}
+		}
+	}
+}
