@@ -56,7 +56,7 @@ func runHostile(t *testing.T, c *pcaptest.Capture, cut int, args ...string) (std
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(wsdumpBin, append([]string{"-r", path, "--utc", "-v"}, args...)...)
+	cmd := exec.Command(wsdumpBin, append([]string{"-r", path, "--utc", "-v"}, append(args, strings.Fields(os.Getenv("WSDUMP_TEST_EXTRA"))...)...)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

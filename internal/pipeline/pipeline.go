@@ -68,6 +68,17 @@ func Run(ctx context.Context, src capture.Source, cfg Config, sink dissect.Sink)
 	p.sink = countingSink{next: sink, st: &p.st, dropFrames: cfg.DropFrames, fillDigest: cfg.Dissect.LateDigest}
 	dec := capture.NewDecoder()
 	r := reassembly.New(cfg.Reassembly, p.newConv)
+	err := readLoop(ctx, src, cfg.MaxPackets, dec, r, &p.st)
+	r.Close()
+	p.st.Capture = dec.Stats()
+	p.st.Reassembly = r.Stats()
+	return p.st, err
+}
+
+// readLoop reads src to its end (or until ctx is done or maxPackets are
+// read), decodes each packet and gives its segment to r. It sets First and
+// Last of st, and returns the source's error for a damaged input.
+func readLoop(ctx context.Context, src capture.Source, maxPackets uint64, dec *capture.Decoder, r *reassembly.Reassembler, st *Stats) error {
 	var err error
 	done := ctx.Done()
 	var n uint64
@@ -83,7 +94,7 @@ func Run(ctx context.Context, src capture.Source, cfg Config, sink dissect.Sink)
 				break
 			}
 		}
-		if cfg.MaxPackets > 0 && n >= cfg.MaxPackets {
+		if maxPackets > 0 && n >= maxPackets {
 			break
 		}
 		pkt, e := src.Next()
@@ -103,11 +114,11 @@ func Run(ctx context.Context, src capture.Source, cfg Config, sink dissect.Sink)
 			break
 		}
 		n++
-		if p.st.First.IsZero() {
-			p.st.First = pkt.Timestamp
+		if st.First.IsZero() {
+			st.First = pkt.Timestamp
 		}
-		if pkt.Timestamp.After(p.st.Last) {
-			p.st.Last = pkt.Timestamp
+		if pkt.Timestamp.After(st.Last) {
+			st.Last = pkt.Timestamp
 		}
 		seg, ok := dec.Decode(pkt)
 		if !ok {
@@ -115,10 +126,7 @@ func Run(ctx context.Context, src capture.Source, cfg Config, sink dissect.Sink)
 		}
 		r.Add(seg.NetFlow, seg.TCP, seg.Timestamp)
 	}
-	r.Close()
-	p.st.Capture = dec.Stats()
-	p.st.Reassembly = r.Stats()
-	return p.st, err
+	return err
 }
 
 type pipe struct {
@@ -126,6 +134,9 @@ type pipe struct {
 	dcfg dissect.Config
 	sink countingSink
 	st   Stats
+	// idleSum is the summary of conversations that never carried a byte,
+	// reused from one to the next.
+	idleSum dissect.Summary
 }
 
 func (p *pipe) isWSPort(port uint16) bool {
@@ -193,7 +204,8 @@ func (c *conv) End(t time.Time) {
 	} else {
 		// No byte ever came: nothing to dissect.
 		c.ref = dissect.ConvRef{ID: c.rc.ID, Client: addrString(c.rc.A), Server: addrString(c.rc.B)}
-		sum = &dissect.Summary{EndReason: endReason(c.rc.End)}
+		sum = &c.p.idleSum
+		*sum = dissect.Summary{EndReason: endReason(c.rc.End)}
 	}
 	sum.Start = c.rc.Start
 	sum.End = c.rc.Last

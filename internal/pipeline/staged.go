@@ -2,12 +2,7 @@ package pipeline
 
 import (
 	"context"
-	"errors"
-	"io"
 	"time"
-
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
 
 	"github.com/wsdump/wsdump/capture"
 	"github.com/wsdump/wsdump/dissect"
@@ -17,8 +12,8 @@ import (
 // The staged run splits the work of Run over three goroutines joined by
 // bounded queues of batches:
 //
-//	reader:    source → link/IP/TCP decoding → packet batches
-//	dissector: TCP reassembly → dissection → event batches
+//	reader:    source → link/IP/TCP decoding → TCP reassembly → stream batches
+//	dissector: stream batches → dissection → event batches
 //	output:    event batches → the sink
 //
 // Every stage handles its input in order, so the sink receives exactly
@@ -26,51 +21,129 @@ import (
 // outputs are byte for byte the same. Batches are recycled through free
 // lists, so a run allocates a fixed number of them whatever the size of
 // the input; the queues hold at most stagedQueue batches each, which
-// bounds the memory between the stages (and is how far the dissector may
-// run ahead of a slow output).
+// bounds the memory between the stages (and is how far the reader may run
+// ahead of the dissector, and the dissector ahead of a slow output).
 const stagedQueue = 4
 
 // Batch sizes; variables so that tests can make batches tiny.
 var (
-	pktBatchBytes    = 1 << 20 // TCP bytes per packet batch
-	pktBatchPackets  = 2048
+	streamBatchBytes = 1 << 20 // reassembled bytes per stream batch
+	streamBatchRecs  = 2048
 	evBatchBytes     = 1 << 20 // payload bytes per event batch
 	evBatchEvents    = 1024
 	evBatchMaxRetain = 4 << 20 // a batch whose arena grew beyond this is not kept
 )
 
-// pktRec is one decoded TCP segment of a packet batch: its TCP header and
-// payload are data[off:off+hdr+n].
-type pktRec struct {
+// streamKind tells which Handler call a streamRec stands for, or the
+// opening of a connection.
+type streamKind uint8
+
+const (
+	streamOpen streamKind = iota
+	streamData
+	streamGap
+	streamEnd
+)
+
+// streamRec is one thing the reassembler did: open a connection (conn is
+// the index of its description in the batch), hand over bytes
+// (data[off:off+n]), report a gap of gap bytes, or end a connection (conn:
+// its final description).
+type streamRec struct {
+	kind   streamKind
+	side   reassembly.Side
+	id     uint64
 	t      time.Time
-	flow   gopacket.Flow
-	off    int
-	hdr, n int
+	off, n int
+	gap    uint64
+	conn   int
 }
 
-type pktBatch struct {
-	recs []pktRec
-	data []byte
+type streamBatch struct {
+	recs  []streamRec
+	data  []byte
+	conns []reassembly.Conn
 }
+
+func (b *streamBatch) reset() {
+	b.recs = b.recs[:0]
+	b.data = b.data[:0]
+	clear(b.conns)
+	b.conns = b.conns[:0]
+}
+
+// streamQueue is the reassembler's side of the queue to the dissector.
+type streamQueue struct {
+	cur        *streamBatch
+	full, free chan *streamBatch
+}
+
+func (q *streamQueue) add(r streamRec, data []byte) {
+	b := q.cur
+	if len(data) > 0 {
+		r.off, r.n = len(b.data), len(data)
+		b.data = append(b.data, data...)
+	}
+	b.recs = append(b.recs, r)
+	if len(b.data) >= streamBatchBytes || len(b.recs) >= streamBatchRecs {
+		q.full <- b
+		q.cur = <-q.free
+	}
+}
+
+func (q *streamQueue) addConn(k streamKind, c *reassembly.Conn, t time.Time) {
+	b := q.cur
+	b.conns = append(b.conns, *c)
+	q.add(streamRec{kind: k, id: c.ID, t: t, conn: len(b.conns) - 1}, nil)
+}
+
+// streamRecorder is the reassembler's Handler of a connection in the
+// reader stage: it queues what it is handed. The connection is announced
+// to the dissector stage with its first bytes or gap, or with its end:
+// connections that never carry data (half-open scans) cost the dissector
+// stage nothing while they are open.
+type streamRecorder struct {
+	q         *streamQueue
+	rc        *reassembly.Conn
+	announced bool
+}
+
+func (h *streamRecorder) announce(t time.Time) {
+	if !h.announced {
+		h.announced = true
+		h.q.addConn(streamOpen, h.rc, t)
+	}
+}
+
+func (h *streamRecorder) Data(side reassembly.Side, data []byte, t time.Time) {
+	h.announce(t)
+	h.q.add(streamRec{kind: streamData, side: side, id: h.rc.ID, t: t}, data)
+}
+
+func (h *streamRecorder) Gap(side reassembly.Side, n uint64, t time.Time) {
+	h.announce(t)
+	h.q.add(streamRec{kind: streamGap, side: side, id: h.rc.ID, t: t, gap: n}, nil)
+}
+
+func (h *streamRecorder) End(t time.Time) { h.q.addConn(streamEnd, h.rc, t) }
 
 // readerResult is what the reader stage hands back when it is done.
 type readerResult struct {
-	st          capture.DecodeStats
-	first, last time.Time
-	err         error
+	st  Stats // Capture, Reassembly, First and Last
+	err error
 }
 
 // runStaged is Run over three goroutines; see Config.Workers.
 func runStaged(ctx context.Context, src capture.Source, cfg Config, sink dissect.Sink) (Stats, error) {
-	full := make(chan *pktBatch, stagedQueue)
-	free := make(chan *pktBatch, stagedQueue+2)
+	sq := &streamQueue{full: make(chan *streamBatch, stagedQueue), free: make(chan *streamBatch, stagedQueue+2)}
 	for i := 0; i < stagedQueue+2; i++ {
-		free <- &pktBatch{recs: make([]pktRec, 0, pktBatchPackets), data: make([]byte, 0, pktBatchBytes+64<<10)}
+		sq.free <- &streamBatch{recs: make([]streamRec, 0, streamBatchRecs), data: make([]byte, 0, streamBatchBytes+64<<10)}
 	}
+	sq.cur = <-sq.free
 	var rr readerResult
 	go func() {
-		rr = readStage(ctx, src, cfg.MaxPackets, full, free)
-		close(full)
+		rr = readStage(ctx, src, cfg, sq)
+		close(sq.full)
 	}()
 
 	q := newEventQueue(sink)
@@ -84,85 +157,64 @@ func runStaged(ctx context.Context, src capture.Source, cfg Config, sink dissect
 
 	p := &pipe{cfg: cfg, dcfg: cfg.Dissect}
 	p.sink = countingSink{next: q, st: &p.st, dropFrames: cfg.DropFrames}
-	r := reassembly.New(cfg.Reassembly, p.newConv)
-	var tcp layers.TCP
-	for b := range full {
+	convs := map[uint64]*conv{}
+	var idle conv
+	var idleConn reassembly.Conn
+	for b := range sq.full {
 		for i := range b.recs {
-			rec := &b.recs[i]
-			if err := tcp.DecodeFromBytes(b.data[rec.off:rec.off+rec.hdr+rec.n], gopacket.NilDecodeFeedback); err != nil {
-				continue // cannot happen: the reader decoded these bytes
+			r := &b.recs[i]
+			switch r.kind {
+			case streamOpen:
+				rc := new(reassembly.Conn)
+				*rc = b.conns[r.conn]
+				convs[r.id] = &conv{p: p, rc: rc}
+			case streamData:
+				convs[r.id].Data(r.side, b.data[r.off:r.off+r.n], r.t)
+			case streamGap:
+				convs[r.id].Gap(r.side, r.gap, r.t)
+			case streamEnd:
+				c := convs[r.id]
+				if c == nil {
+					// Announced by its end: it never carried data. Such
+					// connections can come by the hundred thousand (a
+					// scan): they share one conv, used for the End alone.
+					c = &idle
+					*c = conv{p: p, rc: &idleConn}
+				}
+				delete(convs, r.id)
+				*c.rc = b.conns[r.conn]
+				c.End(r.t)
 			}
-			r.Add(rec.flow, &tcp, rec.t)
 		}
-		b.recs = b.recs[:0]
-		b.data = b.data[:0]
-		free <- b
+		b.reset()
+		sq.free <- b
 	}
-	r.Close()
 	q.finish()
 	<-outDone
 
-	p.st.Capture = rr.st
-	p.st.Reassembly = r.Stats()
-	p.st.First, p.st.Last = rr.first, rr.last
+	p.st.Capture = rr.st.Capture
+	p.st.Reassembly = rr.st.Reassembly
+	p.st.First, p.st.Last = rr.st.First, rr.st.Last
 	return p.st, rr.err
 }
 
-// readStage reads and decodes packets into batches until the source ends,
-// ctx is done or maxPackets are read.
-func readStage(ctx context.Context, src capture.Source, maxPackets uint64, full, free chan *pktBatch) readerResult {
+// readStage reads, decodes and reassembles packets until the source ends,
+// ctx is done or MaxPackets are read, and queues what the reassembler
+// hands over.
+func readStage(ctx context.Context, src capture.Source, cfg Config, q *streamQueue) readerResult {
 	var res readerResult
 	dec := capture.NewDecoder()
-	done := ctx.Done()
-	b := <-free
-	var n uint64
-	for {
-		if n&255 == 0 && done != nil && ctx.Err() != nil {
-			break // an interrupt is a normal end
-		}
-		if maxPackets > 0 && n >= maxPackets {
-			break
-		}
-		pkt, e := src.Next()
-		if e != nil {
-			if errors.Is(e, capture.ErrTimeout) {
-				// Not a file: staged runs are for files, but a source
-				// that waits is still read to its end.
-				if done != nil && ctx.Err() != nil {
-					break
-				}
-				continue
-			}
-			if !errors.Is(e, io.EOF) {
-				res.err = e
-			}
-			break
-		}
-		n++
-		if res.first.IsZero() {
-			res.first = pkt.Timestamp
-		}
-		if pkt.Timestamp.After(res.last) {
-			res.last = pkt.Timestamp
-		}
-		seg, ok := dec.Decode(pkt)
-		if !ok {
-			continue
-		}
-		hdr, pay := seg.TCP.Contents, seg.TCP.Payload
-		off := len(b.data)
-		b.data = append(b.data, hdr...)
-		b.data = append(b.data, pay...)
-		b.recs = append(b.recs, pktRec{t: seg.Timestamp, flow: seg.NetFlow, off: off, hdr: len(hdr), n: len(pay)})
-		if len(b.data) >= pktBatchBytes || len(b.recs) == cap(b.recs) {
-			full <- b
-			b = <-free
-		}
+	r := reassembly.New(cfg.Reassembly, func(c *reassembly.Conn) reassembly.Handler {
+		return &streamRecorder{q: q, rc: c}
+	})
+	res.err = readLoop(ctx, src, cfg.MaxPackets, dec, r, &res.st)
+	r.Close()
+	if len(q.cur.recs) > 0 {
+		q.full <- q.cur
 	}
-	if len(b.recs) > 0 {
-		full <- b
-	}
-	res.st = dec.Stats()
+	q.cur = nil
+	res.st.Capture = dec.Stats()
+	res.st.Reassembly = r.Stats()
 	return res
 }
 
@@ -229,7 +281,8 @@ type eventQueue struct {
 
 	// Output side: one ConvRef per open conversation, so that the sink
 	// sees the same pointer for all events of a conversation.
-	refs map[uint64]*dissect.ConvRef
+	refs  map[uint64]*dissect.ConvRef
+	spare []*dissect.ConvRef // of ended conversations, for new ones
 }
 
 func newEventQueue(sink dissect.Sink) *eventQueue {
@@ -341,7 +394,12 @@ func (q *eventQueue) outputStage() {
 func (q *eventQueue) ref(e *evEntry) *dissect.ConvRef {
 	r := q.refs[e.ref.ID]
 	if r == nil {
-		r = new(dissect.ConvRef)
+		if n := len(q.spare); n > 0 {
+			r = q.spare[n-1]
+			q.spare = q.spare[:n-1]
+		} else {
+			r = new(dissect.ConvRef)
+		}
 		q.refs[e.ref.ID] = r
 	}
 	*r = e.ref
@@ -386,6 +444,8 @@ func (q *eventQueue) replay(b *evBatch) {
 		case evEnd:
 			q.sink.End(c, &b.sums[e.idx])
 			delete(q.refs, e.ref.ID)
+			*c = dissect.ConvRef{}
+			q.spare = append(q.spare, c)
 		}
 	}
 }

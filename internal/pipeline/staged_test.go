@@ -153,9 +153,9 @@ func TestStagedSameEvents(t *testing.T) {
 }
 
 func setTinyBatches(t *testing.T) {
-	a, b, c, d := pktBatchBytes, pktBatchPackets, evBatchBytes, evBatchEvents
-	pktBatchBytes, pktBatchPackets, evBatchBytes, evBatchEvents = 100, 3, 50, 2
-	t.Cleanup(func() { pktBatchBytes, pktBatchPackets, evBatchBytes, evBatchEvents = a, b, c, d })
+	a, b, c, d := streamBatchBytes, streamBatchRecs, evBatchBytes, evBatchEvents
+	streamBatchBytes, streamBatchRecs, evBatchBytes, evBatchEvents = 100, 3, 50, 2
+	t.Cleanup(func() { streamBatchBytes, streamBatchRecs, evBatchBytes, evBatchEvents = a, b, c, d })
 }
 
 // deflateString prints h.Deflate and takes the pointer out of h.
