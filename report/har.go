@@ -2,7 +2,6 @@ package report
 
 import (
 	"bufio"
-	"encoding/base64"
 	"io"
 	"net/url"
 	"strconv"
@@ -115,7 +114,7 @@ func (h *HAR) Message(c *dissect.ConvRef, m *dissect.Message) {
 	b = append(b, `,"data":`...)
 	if m.Opcode == dissect.OpBinary {
 		b = append(b, '"')
-		b = base64.StdEncoding.AppendEncode(b, m.Payload)
+		b = appendBase64(b, m.Payload)
 		b = append(b, '"')
 	} else {
 		b = appendJSONString(b, m.Payload)

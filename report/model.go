@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/base64"
 	"encoding/hex"
 	"net/netip"
 	"strconv"
@@ -463,7 +462,7 @@ func appendMessageFields(dst []byte, m *dissect.Message) []byte {
 	} else {
 		dst = appendKey(dst, "data")
 		dst = append(dst, '"')
-		dst = base64.StdEncoding.AppendEncode(dst, m.Payload)
+		dst = appendBase64(dst, m.Payload)
 		dst = append(dst, '"')
 	}
 	dst = appendKey(dst, "truncated")

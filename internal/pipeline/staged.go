@@ -32,6 +32,9 @@ var (
 	evBatchBytes     = 1 << 20 // payload bytes per event batch
 	evBatchEvents    = 1024
 	evBatchMaxRetain = 4 << 20 // a batch whose arena grew beyond this is not kept
+	// Arenas are made twice the size at which a batch is sent on, so that
+	// a batch is sent before any event of up to that size would make its
+	// arena grow.
 )
 
 // streamKind tells which Handler call a streamRec stands for, or the
@@ -67,6 +70,9 @@ type streamBatch struct {
 
 func (b *streamBatch) reset() {
 	b.recs = b.recs[:0]
+	if cap(b.data) > evBatchMaxRetain {
+		b.data = make([]byte, 0, 2*streamBatchBytes)
+	}
 	b.data = b.data[:0]
 	clear(b.conns)
 	b.conns = b.conns[:0]
@@ -137,7 +143,7 @@ type readerResult struct {
 func runStaged(ctx context.Context, src capture.Source, cfg Config, sink dissect.Sink) (Stats, error) {
 	sq := &streamQueue{full: make(chan *streamBatch, stagedQueue), free: make(chan *streamBatch, stagedQueue+2)}
 	for i := 0; i < stagedQueue+2; i++ {
-		sq.free <- &streamBatch{recs: make([]streamRec, 0, streamBatchRecs), data: make([]byte, 0, streamBatchBytes+64<<10)}
+		sq.free <- &streamBatch{recs: make([]streamRec, 0, streamBatchRecs), data: make([]byte, 0, 2*streamBatchBytes)}
 	}
 	sq.cur = <-sq.free
 	var rr readerResult
@@ -266,7 +272,7 @@ func (b *evBatch) reset() {
 	clear(b.sums)
 	b.sums = b.sums[:0]
 	if cap(b.data) > evBatchMaxRetain {
-		b.data = nil
+		b.data = make([]byte, 0, 2*evBatchBytes)
 	}
 	b.data = b.data[:0]
 }
@@ -293,7 +299,7 @@ func newEventQueue(sink dissect.Sink) *eventQueue {
 		refs: map[uint64]*dissect.ConvRef{},
 	}
 	for i := 0; i < stagedQueue+2; i++ {
-		q.free <- &evBatch{}
+		q.free <- &evBatch{data: make([]byte, 0, 2*evBatchBytes)}
 	}
 	q.cur = <-q.free
 	return q
