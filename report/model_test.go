@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wsdump/wsdump/dissect"
 	"github.com/wsdump/wsdump/internal/testutil"
@@ -237,4 +238,80 @@ func TestHeldBytesBound(t *testing.T) {
 			t.Errorf("HAR entry %d: %d kept, %d dropped", i+1, n, e.Dropped)
 		}
 	}
+}
+
+// appendJSONStringRef is the byte-at-a-time encoder, the reference of the
+// eight-bytes-at-a-time one.
+func appendJSONStringRef(dst []byte, s []byte) []byte {
+	const hexd = "0123456789abcdef"
+	dst = append(dst, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c >= 0x20 && c != '"' && c != '\\':
+				dst = append(dst, c)
+			case c == '"' || c == '\\':
+				dst = append(dst, '\\', c)
+			case c == '\n':
+				dst = append(dst, '\\', 'n')
+			case c == '\r':
+				dst = append(dst, '\\', 'r')
+			case c == '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&0xF])
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexd[r&0xF])
+		default:
+			dst = append(dst, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(dst, '"')
+}
+
+func TestAppendJSONStringMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	const special = "\"\\\n\x00\x1f\x20\x21\x7e\x7f\x80\xc3\xa9\xe2\x80\xa8\xff\xf0\x9f"
+	for i := 0; i < 20000; i++ {
+		b := make([]byte, rng.Intn(70))
+		for j := range b {
+			if rng.Intn(6) == 0 {
+				b[j] = special[rng.Intn(len(special))]
+			} else {
+				b[j] = byte(0x20 + rng.Intn(0x5f))
+			}
+		}
+		if got, want := appendJSONString(nil, b), appendJSONStringRef(nil, b); !bytes.Equal(got, want) {
+			t.Fatalf("%q: got %s, want %s", b, got, want)
+		}
+	}
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 8; pos++ {
+			b := []byte("abcdefghijklmnop")
+			b[pos] = byte(c)
+			if got, want := appendJSONString(nil, b), appendJSONStringRef(nil, b); !bytes.Equal(got, want) {
+				t.Fatalf("%q: got %s, want %s", b, got, want)
+			}
+		}
+	}
+}
+
+func FuzzAppendJSONString(f *testing.F) {
+	f.Add([]byte("plain ascii text, long enough"))
+	f.Add([]byte("a\"b\\c\nd\x01<\xe2\x80\xa8\xff"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := appendJSONString(nil, b), appendJSONStringRef(nil, b); !bytes.Equal(got, want) {
+			t.Fatalf("got %s, want %s", got, want)
+		}
+	})
 }
