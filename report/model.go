@@ -428,8 +428,58 @@ func appendBool(dst []byte, b bool) []byte {
 
 func appendTime(dst []byte, t time.Time) []byte {
 	dst = append(dst, '"')
-	dst = t.UTC().AppendFormat(dst, TimeLayout)
+	dst = appendTimeUTC(dst, t)
 	return append(dst, '"')
+}
+
+// appendTimeUTC appends t in UTC as TimeLayout writes it. Times from 1970
+// to 9999 are formatted by hand (civil date from the day number), others
+// through time.Time.AppendFormat, for the same text.
+func appendTimeUTC(dst []byte, t time.Time) []byte {
+	const maxSec = 253402300799 // 9999-12-31T23:59:59Z
+	sec := t.Unix()
+	if sec < 0 || sec > maxSec {
+		return t.UTC().AppendFormat(dst, TimeLayout)
+	}
+	days, rem := sec/86400, sec%86400
+	// Civil date of a day number (days since 1970-01-01).
+	z := days + 719468
+	era := z / 146097
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	day := doy - (153*mp+2)/5 + 1
+	month := mp + 3
+	if mp >= 10 {
+		month = mp - 9
+	}
+	year := yoe + era*400
+	if month <= 2 {
+		year++
+	}
+	var b [30]byte // 2006-01-02T15:04:05.000000000Z
+	put := func(i int, v int64, n int) {
+		for j := i + n - 1; j >= i; j-- {
+			b[j] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+	put(0, year, 4)
+	b[4] = '-'
+	put(5, month, 2)
+	b[7] = '-'
+	put(8, day, 2)
+	b[10] = 'T'
+	put(11, rem/3600, 2)
+	b[13] = ':'
+	put(14, rem/60%60, 2)
+	b[16] = ':'
+	put(17, rem%60, 2)
+	b[19] = '.'
+	put(20, int64(t.Nanosecond()), 9)
+	b[29] = 'Z'
+	return append(dst, b[:]...)
 }
 
 // appendEndpoint appends {"ip":...,"port":...} for an "ip:port" string.

@@ -315,3 +315,21 @@ func FuzzAppendJSONString(f *testing.F) {
 		}
 	})
 }
+
+func TestAppendTimeUTC(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	times := []time.Time{
+		time.Unix(0, 0), time.Unix(253402300799, 999999999), time.Unix(253402300800, 0), time.Unix(-1, 5),
+		time.Date(2000, 2, 29, 23, 59, 59, 1, time.UTC), time.Date(2100, 3, 1, 0, 0, 0, 0, time.FixedZone("x", 3600)),
+		time.Date(1969, 12, 31, 23, 59, 59, 999999999, time.UTC), time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC),
+	}
+	for i := 0; i < 100000; i++ {
+		times = append(times, time.Unix(rng.Int63n(253402300800+1000)-500, rng.Int63n(1e9)))
+	}
+	for _, tm := range times {
+		got := string(appendTimeUTC(nil, tm))
+		if want := tm.UTC().Format(TimeLayout); got != want {
+			t.Fatalf("%v: got %s, want %s", tm, got, want)
+		}
+	}
+}
