@@ -709,3 +709,70 @@ func TestWriteBulkLossReorder(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteBulkDeflateTshark lets tshark inflate a capture with
+// permessage-deflate: every text message must come out as JSON, RSV1 must
+// be on exactly the compressed messages, and no frame may fail to inflate
+// or raise an expert warning.
+func TestWriteBulkDeflateTshark(t *testing.T) {
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Skip("tshark not installed; compressed messages are not checked against it")
+	}
+	opt := BulkOptions{Size: 1 << 20, Conns: 20, Seed: 1, Deflate: 50}
+	data, st := writeBulk(t, opt)
+	path := filepath.Join(t.TempDir(), "bulk.pcap")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const agg = "\x1f" // JSON has commas; no text here has this byte
+	out, err := exec.Command(tshark, "-n", "-r", path, "-o", "websocket.decompress:TRUE",
+		"-T", "fields", "-E", "occurrence=a", "-E", "aggregator="+agg,
+		"-e", "websocket.opcode", "-e", "websocket.rsv", "-e", "websocket.payload.text",
+		"-e", "websocket.decompression.failed.expert", "-e", "_ws.expert.severity").Output()
+	if err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	var frames, rsv1, texts, failed uint64
+	for i, l := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+		f := strings.Split(l, "\t")
+		if len(f) != 5 {
+			t.Fatalf("tshark line %d: %q", i+1, l)
+		}
+		split := func(s string) []string {
+			if s == "" {
+				return nil
+			}
+			return strings.Split(s, agg)
+		}
+		frames += uint64(len(split(f[0])))
+		for _, r := range split(f[1]) {
+			switch r {
+			case "0x04":
+				rsv1++
+			case "0x00":
+			default:
+				t.Errorf("packet %d: RSV bits %s", i+1, r)
+			}
+		}
+		for _, s := range split(f[2]) {
+			texts++
+			if !json.Valid([]byte(s)) {
+				t.Errorf("packet %d: tshark's text is not JSON: %q", i+1, s)
+			}
+		}
+		failed += uint64(len(split(f[3])))
+		for _, s := range split(f[4]) {
+			if v, _ := strconv.Atoi(s); v >= 0x600000 {
+				t.Errorf("packet %d: tshark expert severity %#x", i+1, v)
+			}
+		}
+	}
+	if frames != st.Frames || rsv1 != st.CompressedMessages || texts != st.Text || failed != 0 {
+		t.Errorf("tshark saw %d frames, %d with RSV1, %d texts, %d that failed to inflate; WriteBulk wrote %d frames, %d compressed messages, %d texts",
+			frames, rsv1, texts, failed, st.Frames, st.CompressedMessages, st.Text)
+	}
+	if st.DeflateConns != st.Conns/2 || st.CompressedMessages == 0 {
+		t.Errorf("%d of %d connections compressed, %d messages", st.DeflateConns, st.Conns, st.CompressedMessages)
+	}
+}
