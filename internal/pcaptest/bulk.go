@@ -150,6 +150,13 @@ const (
 	bulkMaxDeflateOpen = 128
 )
 
+// Check returns the error WriteBulk would return for these options before
+// writing anything, or nil.
+func (o BulkOptions) Check() error {
+	_, err := o.withDefaults()
+	return err
+}
+
 func (o BulkOptions) withDefaults() (BulkOptions, error) {
 	if o.Size < 0 || o.Conns < 0 || o.MSS < 0 || o.MessagesPerConn < 0 || o.MaxBinary < 0 ||
 		o.Deflate < 0 || o.LossEvery < 0 || o.ReorderEvery < 0 {
