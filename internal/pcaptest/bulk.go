@@ -65,11 +65,15 @@ type BulkOptions struct {
 	// retransmitted; later acknowledgments cover it, as when a capture
 	// misses a packet.
 	LossEvery int
-	// ReorderEvery, when not 0 (then at least 2), delays one segment in
-	// every ReorderEvery of each direction of each connection until just
-	// after the next segment of the same direction, with that segment's
-	// time stamp. Segments count as for LossEvery, except dropped ones and
-	// those written while one of their direction is delayed.
+	// ReorderEvery, when not 0 (then at least 2), swaps one segment in
+	// every ReorderEvery of each direction of each connection with the next
+	// one: the delayed segment comes right after it, with its time stamp.
+	// Only a segment whose connection sends next another segment of the same
+	// direction counts (the first of each acknowledged pair of a long
+	// write), as the peer cannot acknowledge or answer a segment before the
+	// capture point sees it; and, as for LossEvery, only segments of data
+	// messages, pings and pongs, and not dropped ones. When the segment it
+	// would be swapped with is dropped, the delayed one comes in its place.
 	//
 	// Loss and reordering draw from a random stream of their own and do
 	// not change the traffic: the capture is the one written without them,
@@ -402,7 +406,9 @@ type bulkConn struct {
 	zw      [2]*flate.Writer // compressor of each direction, when deflate
 
 	loss, reorder [2]bulkPicker
-	held          [2][]byte // a delayed segment of each direction, record header first
+	// held is a delayed segment, record header first; the connection's next
+	// packet, from the same side, comes before it.
+	held []byte
 }
 
 // newConn starts a connection; w, when not nil, is a buffer to reuse.
@@ -489,7 +495,7 @@ func (c *bulkConn) next(g *bulkGen) {
 		if last {
 			flags |= PSH
 		}
-		g.segment(c, flags, c.w[c.woff:c.woff+n])
+		g.segment(c, flags, c.w[c.woff:c.woff+n], !last && c.unacked == 0)
 		c.seq[c.wdir] += uint32(n)
 		c.woff += n
 		c.unacked++
@@ -863,8 +869,9 @@ const (
 )
 
 // segment writes, drops or delays the next segment of the current write of
-// c, and writes after it the segment delayed in its direction, if any.
-func (g *bulkGen) segment(c *bulkConn, flags uint8, p []byte) {
+// c, and writes after it the segment delayed before it, if any. next says
+// that the connection's next packet is another segment of this write.
+func (g *bulkGen) segment(c *bulkConn, flags uint8, p []byte, next bool) {
 	dir := c.wdir
 	lossy := c.wkind == wrMessage || c.wkind == wrPing || c.wkind == wrPong
 	switch {
@@ -872,20 +879,27 @@ func (g *bulkGen) segment(c *bulkConn, flags uint8, p []byte) {
 		g.header(c, dir, flags, len(p))
 		g.st.DroppedSegments++
 		g.st.DroppedBytes += uint64(len(p))
+		if h := c.held; len(h) > 0 { // in its own place after all, late
+			copy(h[:8], g.hdr[:8])
+			g.write(h)
+			g.st.Packets++
+			g.st.TCPBytes += uint64(len(h) - bulkSegHeader)
+			c.held = h[:0]
+		}
 		return
-	case lossy && g.opt.ReorderEvery > 0 && len(c.held[dir]) == 0 && c.reorder[dir].hit(&g.lrnd, g.opt.ReorderEvery):
+	case lossy && next && g.opt.ReorderEvery > 0 && len(c.held) == 0 && c.reorder[dir].hit(&g.lrnd, g.opt.ReorderEvery):
 		h := g.header(c, dir, flags, len(p))
-		c.held[dir] = append(append(c.held[dir][:0], h...), p...)
+		c.held = append(append(c.held[:0], h...), p...)
 		return
 	}
 	g.packet(c, dir, flags, p)
-	if h := c.held[dir]; len(h) > 0 {
+	if h := c.held; len(h) > 0 {
 		copy(h[:8], g.hdr[:8]) // the time stamp of the segment just written
 		g.write(h)
 		g.st.Packets++
 		g.st.TCPBytes += uint64(len(h) - bulkSegHeader)
 		g.st.ReorderedSegments++
-		c.held[dir] = h[:0]
+		c.held = h[:0]
 	}
 }
 

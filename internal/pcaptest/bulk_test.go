@@ -620,8 +620,15 @@ func TestWriteBulkLossReorder(t *testing.T) {
 				t.Fatalf("traffic differs:\n%+v\n%+v", lst, cst)
 			}
 			index := make(map[string]int, len(cps))
+			nextOfConn := make([]int, len(cps)) // the connection's next packet
+			lastOfConn := map[uint64]int{}
 			for i, p := range cps {
 				index[string(p.data)] = i
+				nextOfConn[i] = -1
+				if j, ok := lastOfConn[p.conn]; ok {
+					nextOfConn[j] = i
+				}
+				lastOfConn[p.conn] = i
 			}
 			// Segments that carry messages, per direction of each connection.
 			type side struct {
@@ -636,6 +643,10 @@ func TestWriteBulkLossReorder(t *testing.T) {
 			}
 			for s := range eligible {
 				eligible[s] -= 2 // the handshake and the close, each one segment
+			}
+			lossySet := make(map[string]bool, len(lps))
+			for _, p := range lps {
+				lossySet[string(p.data)] = true
 			}
 			seen := make([]bool, len(cps))
 			dropped := map[side]int{}
@@ -654,21 +665,32 @@ func TestWriteBulkLossReorder(t *testing.T) {
 					t.Fatalf("packet %d: time goes back", i)
 				}
 				if j > last {
+					// Delayed behind a dropped packet and nothing else.
+					if n := nextOfConn[j]; n >= 0 && !lossySet[string(cps[n].data)] && p.ts == cps[n].ts {
+						last = j
+						continue
+					}
 					if p.ts != cps[j].ts {
 						t.Fatalf("packet %d: time %d; %d without loss", i, p.ts, cps[j].ts)
 					}
 					last = j
 					continue
 				}
-				// Delayed: right after the next segment of its direction.
-				prev := lps[i-1]
-				if len(p.payload) == 0 || prev.conn != p.conn || prev.dir != p.dir || int32(prev.seq-p.seq) < int32(len(p.payload)) || prev.ts != p.ts {
-					t.Fatalf("packet %d (seq %d) comes late but not right after the next segment of its direction (seq %d)", i, p.seq, prev.seq)
+				// Delayed: right after the connection's next packet, a
+				// segment of the same direction, or in the place of that
+				// packet if it was dropped, with its time stamp.
+				n := nextOfConn[j]
+				if len(p.payload) == 0 || n < 0 || cps[n].dir != p.dir || len(cps[n].payload) == 0 {
+					t.Fatalf("packet %d (clean %d) comes late; the connection's next packet is not a segment of its direction", i, j)
 				}
-				if n := index[string(prev.data)]; n <= j {
-					t.Fatalf("packet %d: delayed behind an earlier packet", i)
+				if prev := lps[i-1]; index[string(prev.data)] == n {
+					reordered++
+				} else if lossySet[string(cps[n].data)] {
+					t.Fatalf("packet %d (clean %d) comes late but not right after clean packet %d", i, j, n)
 				}
-				reordered++
+				if p.ts != cps[n].ts {
+					t.Fatalf("packet %d: time %d; the packet it was swapped with has %d", i, p.ts, cps[n].ts)
+				}
 			}
 			for j, ok := range seen {
 				if ok {

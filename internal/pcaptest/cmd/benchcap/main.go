@@ -42,7 +42,7 @@ func run(args []string, stdout io.Writer) error {
 	conns := fs.Int("conns", 0, "connections open at once (0: the generator's default, 200)")
 	deflate := fs.Int("deflate", 25, "percentage of connections with permessage-deflate (0 to 100)")
 	loss := fs.Int("loss", 0, "drop one in every `N` segments of each direction (0: none; else at least 2)")
-	reorder := fs.Int("reorder", 0, "swap one in every `N` segments with the next of its direction (0: none; else at least 2)")
+	reorder := fs.Int("reorder", 0, "swap one in every `N` segments that a segment of the same direction follows with that one (0: none; else at least 2)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
