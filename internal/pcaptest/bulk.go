@@ -2,6 +2,8 @@ package pcaptest
 
 import (
 	"bufio"
+	"bytes"
+	"compress/flate"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -12,10 +14,10 @@ import (
 )
 
 // BulkOptions choose the capture WriteBulk writes. Zero fields take the
-// defaults given with each field; the zero value is a valid 1 MiB capture.
-// New kinds of traffic (lost or reordered segments, compressed
-// connections) are meant to be added as further fields whose zero value
-// leaves the capture as it is today.
+// defaults given with each field; the zero value is a valid 1 MiB capture
+// without compression, loss or reordering. Kinds of traffic beyond that
+// are fields whose zero value leaves the capture of the others unchanged,
+// byte for byte.
 type BulkOptions struct {
 	// Size is the number of file bytes after which no message and no
 	// connection is started any more (default 1 MiB). The connections still
@@ -41,6 +43,43 @@ type BulkOptions struct {
 	MaxBinary int
 	// Start is the time of the first packet (default DefaultStart).
 	Start time.Time
+
+	// Deflate is the percentage of connections, 0 to 100, that negotiate
+	// permessage-deflate (RFC 7692) without parameters: 15-bit windows and
+	// context takeover both ways. Connection n (from 0) uses it when
+	// ⌊(n+1)·Deflate/100⌋ exceeds the number of earlier ones that did, so
+	// the share is exact. Every data message of such a connection is
+	// compressed (RFC 7692 section 7.2.1) by one compressor per direction
+	// kept for the connection's life, RSV1 set on its first frame; a
+	// fragmented message is compressed whole and its compressed bytes
+	// fragmented. Control frames are never compressed. A compressor holds
+	// about 0.8 MB, so at most 128 such connections are open at once
+	// (about 200 MB); while that many are, new connections go without and
+	// the share is made up by later ones.
+	Deflate int
+	// LossEvery, when not 0 (then at least 2), drops one segment in every
+	// LossEvery of each direction of each connection, the one chosen at
+	// random in each run of LossEvery. Only segments carrying data
+	// messages, pings and pongs count: the handshake and the close frames
+	// always arrive. A dropped segment is not written and not
+	// retransmitted; later acknowledgments cover it, as when a capture
+	// misses a packet.
+	LossEvery int
+	// ReorderEvery, when not 0 (then at least 2), swaps one segment in
+	// every ReorderEvery of each direction of each connection with the next
+	// one: the delayed segment comes right after it, with its time stamp.
+	// Only a segment whose connection sends next another segment of the same
+	// direction counts (the first of each acknowledged pair of a long
+	// write), as the peer cannot acknowledge or answer a segment before the
+	// capture point sees it; and, as for LossEvery, only segments of data
+	// messages, pings and pongs, and not dropped ones. When the segment it
+	// would be swapped with is dropped, the delayed one comes in its place.
+	//
+	// Loss and reordering draw from a random stream of their own and do
+	// not change the traffic: the capture is the one written without them,
+	// less the dropped segments and with the delayed ones moved. Size
+	// counts the bytes of dropped segments too.
+	ReorderEvery int
 }
 
 // BulkStats counts exactly what WriteBulk wrote.
@@ -53,15 +92,33 @@ type BulkStats struct {
 	// Frames counts WebSocket frames; Messages counts what a dissector
 	// reports as messages: data messages (however many frames each) and
 	// control frames. Messages = Text + Binary + Pings + Pongs + Closes.
-	Frames        uint64
-	Messages      uint64
-	Text, Binary  uint64 // data messages by type
-	Fragmented    uint64 // data messages sent in more than one frame
-	Pings, Pongs  uint64
-	Closes        uint64 // close frames (two per connection)
-	ClientFrames  uint64 // frames sent by clients, all masked
-	PayloadBytes  uint64 // payload bytes of all frames
-	MaxMessageLen int    // longest message payload
+	Frames       uint64
+	Messages     uint64
+	Text, Binary uint64 // data messages by type
+	Fragmented   uint64 // data messages sent in more than one frame
+	Pings, Pongs uint64
+	Closes       uint64 // close frames (two per connection)
+	ClientFrames uint64 // frames sent by clients, all masked
+	// PayloadBytes counts the payload bytes of all messages, inflated
+	// where compressed: what a dissector reports as message lengths.
+	PayloadBytes  uint64
+	MaxMessageLen int // longest message payload (inflated)
+
+	// DeflateConns counts the connections that negotiated
+	// permessage-deflate; CompressedMessages their data messages, every
+	// one sent compressed (one frame with RSV1 each). WirePayloadBytes
+	// counts the payload bytes of all frames as on the wire: PayloadBytes
+	// with compressed messages at their compressed size.
+	DeflateConns       uint64
+	CompressedMessages uint64
+	WirePayloadBytes   uint64
+
+	// With loss and reordering, Bytes, Packets and TCPBytes count what is
+	// in the file; the frame and message counts above count what was sent,
+	// dropped segments included.
+	DroppedSegments   uint64 // segments not written
+	DroppedBytes      uint64 // their TCP payload bytes
+	ReorderedSegments uint64 // segments written after the next one of their direction
 
 	Start, End time.Time // times of the first and last packet
 }
@@ -87,10 +144,26 @@ const (
 	bulkPort      = 80
 	bulkWindow    = 64240
 	bulkBlockPad  = 64 << 10 // random offsets into the block of binary bytes
+
+	// bulkDeflateLevel is the level of the compressors. DefaultCompression
+	// writes smaller messages than BestSpeed and, on messages of a few
+	// hundred bytes flushed one by one, runs faster with this package.
+	bulkDeflateLevel = flate.DefaultCompression
+	// bulkMaxDeflateOpen caps the connections with permessage-deflate
+	// open at once: each holds two compressors of about 0.8 MB.
+	bulkMaxDeflateOpen = 128
 )
 
+// Check returns the error WriteBulk would return for these options before
+// writing anything, or nil.
+func (o BulkOptions) Check() error {
+	_, err := o.withDefaults()
+	return err
+}
+
 func (o BulkOptions) withDefaults() (BulkOptions, error) {
-	if o.Size < 0 || o.Conns < 0 || o.MSS < 0 || o.MessagesPerConn < 0 || o.MaxBinary < 0 {
+	if o.Size < 0 || o.Conns < 0 || o.MSS < 0 || o.MessagesPerConn < 0 || o.MaxBinary < 0 ||
+		o.Deflate < 0 || o.LossEvery < 0 || o.ReorderEvery < 0 {
 		return o, errors.New("pcaptest: negative BulkOptions field")
 	}
 	if o.Size == 0 {
@@ -120,6 +193,12 @@ func (o BulkOptions) withDefaults() (BulkOptions, error) {
 		return o, fmt.Errorf("pcaptest: MaxBinary %d outside %d..%d", o.MaxBinary, bulkMinBinary, bulkMaxBinary)
 	case o.MessagesPerConn > 1<<30:
 		return o, fmt.Errorf("pcaptest: MessagesPerConn %d too large", o.MessagesPerConn)
+	case o.Deflate > 100:
+		return o, fmt.Errorf("pcaptest: Deflate %d%%; at most 100", o.Deflate)
+	case o.LossEvery == 1 || o.LossEvery > 1<<30:
+		return o, fmt.Errorf("pcaptest: LossEvery %d; want 0 or 2 to %d", o.LossEvery, 1<<30)
+	case o.ReorderEvery == 1 || o.ReorderEvery > 1<<30:
+		return o, fmt.Errorf("pcaptest: ReorderEvery %d; want 0 or 2 to %d", o.ReorderEvery, 1<<30)
 	}
 	return o, nil
 }
@@ -130,7 +209,8 @@ func (o BulkOptions) withDefaults() (BulkOptions, error) {
 // Conns connections to one server (192.0.2.1:80) are open at once, their
 // packets interleaved at random. Each does the TCP handshake (with the MSS
 // option), an RFC 6455 upgrade (random key, correct Sec-WebSocket-Accept,
-// a subprotocol on half of them), then exchanges messages: mostly small
+// a subprotocol on half of them, permessage-deflate on Deflate percent of
+// them), then exchanges messages: mostly small
 // JSON text messages both ways (some with non-ASCII UTF-8), some binary
 // messages of up to MaxBinary bytes from the server (a third of those
 // over 16 KiB fragmented in 16 KiB frames), small binary messages from the
@@ -139,7 +219,8 @@ func (o BulkOptions) withDefaults() (BulkOptions, error) {
 // close handshake (either side first), then FIN from the server, FIN from
 // the client and the last ACK. Segments carry at most MSS bytes; the
 // receiver acknowledges every second segment of a long write and the end
-// of a write unless its own reply carries the acknowledgment.
+// of a write unless its own reply carries the acknowledgment. LossEvery
+// and ReorderEvery drop and reorder segments.
 //
 // The first packet is at Start, the others 1 to 40 µs apart. IPv4 header checksums are correct; TCP
 // checksums are zero. Headers are written by hand into a reused buffer and
@@ -155,6 +236,8 @@ func WriteBulk(w io.Writer, opt BulkOptions) (BulkStats, error) {
 		rnd:   bulkRand{uint64(opt.Seed)},
 		bw:    bufio.NewWriterSize(w, 1<<20),
 		clock: opt.Start.UnixMicro(),
+		lrnd:  bulkRand{uint64(opt.Seed) ^ 0x5deece66d1b2c3d4},
+		zsink: new(bulkSink),
 	}
 	g.block = make([]byte, opt.MaxBinary+bulkBlockPad)
 	for i := 0; i+8 <= len(g.block); i += 8 {
@@ -162,6 +245,7 @@ func WriteBulk(w io.Writer, opt BulkOptions) (BulkStats, error) {
 	}
 	g.st.Start = time.UnixMicro(g.clock).UTC()
 	g.fileHeader()
+	g.gen = g.st.Bytes
 
 	active := make([]*bulkConn, 0, opt.Conns)
 	for i := 0; i < opt.Conns; i++ {
@@ -171,10 +255,11 @@ func WriteBulk(w io.Writer, opt BulkOptions) (BulkStats, error) {
 		i := g.rnd.intn(len(active))
 		c := active[i]
 		c.next(g)
-		if g.st.Bytes >= opt.Size {
+		if g.gen >= opt.Size {
 			g.stopping = true
 		}
 		if c.phase == phDone {
+			g.endConn(c)
 			if g.stopping {
 				active[i] = active[len(active)-1]
 				active = active[:len(active)-1]
@@ -213,6 +298,7 @@ func (r *bulkRand) chance(n int) bool { return r.intn(1000) < n }
 type bulkGen struct {
 	opt      BulkOptions
 	rnd      bulkRand
+	lrnd     bulkRand // chooses the segments dropped and reordered
 	bw       *bufio.Writer
 	err      error
 	hdr      [16 + 14 + 20 + 24]byte // record, Ethernet, IPv4 and TCP headers
@@ -220,8 +306,35 @@ type bulkGen struct {
 	block    []byte                  // random bytes binary payloads are cut from
 	scratch  []byte                  // payload under construction
 	st       BulkStats
+	gen      int64 // file bytes with those of dropped and delayed segments
 	nconns   uint64
 	stopping bool
+
+	zsink       *bulkSink       // where every compressor writes
+	zpool       []*flate.Writer // compressors of closed connections
+	deflateOpen int             // connections with permessage-deflate open
+}
+
+// bulkSink collects the output of a compressor.
+type bulkSink struct{ b []byte }
+
+func (s *bulkSink) Write(p []byte) (int, error) {
+	s.b = append(s.b, p...)
+	return len(p), nil
+}
+
+// bulkPicker picks one in every n segments: the pick-th of each run of n.
+type bulkPicker struct{ i, pick int }
+
+func (w *bulkPicker) start(r *bulkRand, n int) { w.i, w.pick = 0, r.intn(n) }
+
+// hit counts a segment and says whether it is the one picked in its run.
+func (w *bulkPicker) hit(r *bulkRand, n int) bool {
+	hit := w.i == w.pick
+	if w.i++; w.i == n {
+		w.start(r, n)
+	}
+	return hit
 }
 
 func (g *bulkGen) write(b []byte) {
@@ -288,6 +401,14 @@ type bulkConn struct {
 	subproto  bool
 	ping      [8]byte // payload of the last ping, echoed by the pong
 	closeCode uint16  // status code of the first close frame
+
+	deflate bool             // permessage-deflate negotiated
+	zw      [2]*flate.Writer // compressor of each direction, when deflate
+
+	loss, reorder [2]bulkPicker
+	// held is a delayed segment, record header first; the connection's next
+	// packet, from the same side, comes before it.
+	held []byte
 }
 
 // newConn starts a connection; w, when not nil, is a buffer to reuse.
@@ -312,7 +433,39 @@ func (g *bulkGen) newConn(w []byte) *bulkConn {
 		c.w = make([]byte, 0, 512)
 	}
 	g.st.Conns++
+	if d := uint64(g.opt.Deflate); d > 0 && (n+1)*d/100 > g.st.DeflateConns && g.deflateOpen < bulkMaxDeflateOpen {
+		c.deflate = true
+		g.st.DeflateConns++
+		g.deflateOpen++
+		for i := range c.zw {
+			if k := len(g.zpool); k > 0 {
+				c.zw[i] = g.zpool[k-1]
+				g.zpool = g.zpool[:k-1]
+				c.zw[i].Reset(g.zsink)
+			} else {
+				// The level is valid, so NewWriter cannot fail.
+				c.zw[i], _ = flate.NewWriter(g.zsink, bulkDeflateLevel)
+			}
+		}
+	}
+	for i := range 2 {
+		if g.opt.LossEvery > 0 {
+			c.loss[i].start(&g.lrnd, g.opt.LossEvery)
+		}
+		if g.opt.ReorderEvery > 0 {
+			c.reorder[i].start(&g.lrnd, g.opt.ReorderEvery)
+		}
+	}
 	return c
+}
+
+// endConn returns the compressors of a closed connection to the pool.
+func (g *bulkGen) endConn(c *bulkConn) {
+	if c.deflate {
+		g.zpool = append(g.zpool, c.zw[0], c.zw[1])
+		c.zw = [2]*flate.Writer{}
+		g.deflateOpen--
+	}
 }
 
 // next writes the connection's next packet.
@@ -342,7 +495,7 @@ func (c *bulkConn) next(g *bulkGen) {
 		if last {
 			flags |= PSH
 		}
-		g.packet(c, c.wdir, flags, c.w[c.woff:c.woff+n])
+		g.segment(c, flags, c.w[c.woff:c.woff+n], !last && c.unacked == 0)
 		c.seq[c.wdir] += uint32(n)
 		c.woff += n
 		c.unacked++
@@ -393,6 +546,9 @@ func (c *bulkConn) startRequest() {
 	if c.subproto {
 		c.w = append(c.w, "Sec-WebSocket-Protocol: json.v2, json.v1\r\n"...)
 	}
+	if c.deflate {
+		c.w = append(c.w, "Sec-WebSocket-Extensions: permessage-deflate\r\n"...)
+	}
 	c.w = append(c.w, "Pragma: no-cache\r\nCache-Control: no-cache\r\nUpgrade: websocket\r\n\r\n"...)
 }
 
@@ -406,6 +562,9 @@ func (c *bulkConn) plan(g *bulkGen) {
 		c.w = append(c.w, AcceptKey(c.key)...)
 		if c.subproto {
 			c.w = append(c.w, "\r\nSec-WebSocket-Protocol: json.v2"...)
+		}
+		if c.deflate {
+			c.w = append(c.w, "\r\nSec-WebSocket-Extensions: permessage-deflate"...)
 		}
 		c.w = append(c.w, "\r\nDate: Wed, 01 May 2024 12:00:00 GMT\r\nServer: nginx\r\n\r\n"...)
 		return
@@ -437,23 +596,24 @@ func (c *bulkConn) plan(g *bulkGen) {
 	r := g.rnd.intn(1000)
 	switch {
 	case r < 440:
-		g.frame(c, 0, wrMessage, OpText, g.clientJSON())
+		g.message(c, 0, OpText, g.clientJSON())
 		g.st.Text++
 	case r < 940:
-		g.frame(c, 1, wrMessage, OpText, g.serverJSON())
+		g.message(c, 1, OpText, g.serverJSON())
 		g.st.Text++
 	case r < 965:
 		n := g.rnd.between(2<<10, g.opt.MaxBinary)
 		p := g.binary(n)
 		if g.rnd.chance(333) && n > bulkFragment {
-			g.fragmented(c, p)
-			g.st.Fragmented++
+			if g.fragmented(c, p) > 1 {
+				g.st.Fragmented++
+			}
 		} else {
-			g.frame(c, 1, wrMessage, OpBinary, p)
+			g.message(c, 1, OpBinary, p)
 		}
 		g.st.Binary++
 	case r < 975:
-		g.frame(c, 0, wrMessage, OpBinary, g.binary(g.rnd.between(256, 8<<10)))
+		g.message(c, 0, OpBinary, g.binary(g.rnd.between(256, 8<<10)))
 		g.st.Binary++
 	default:
 		dir := g.rnd.intn(2)
@@ -476,35 +636,92 @@ func (g *bulkGen) binary(n int) []byte {
 	return g.block[off : off+n]
 }
 
-// frame starts a write of one frame from dir carrying p. Client frames are
-// masked with a random key.
+// frame starts a write of one uncompressed frame from dir carrying p.
+// Client frames are masked with a random key.
 func (g *bulkGen) frame(c *bulkConn, dir int, kind uint8, op byte, p []byte) {
 	c.begin(dir, kind)
-	g.appendFrame(c, true, op, p)
-	g.st.Messages++
-	if len(p) > g.st.MaxMessageLen {
-		g.st.MaxMessageLen = len(p)
-	}
+	g.appendFrame(c, true, false, op, p)
+	g.counted(p)
 }
 
-// fragmented starts a write of a binary message from the server in frames
-// of bulkFragment bytes.
-func (g *bulkGen) fragmented(c *bulkConn, p []byte) {
-	c.begin(1, wrMessage)
-	op := byte(OpBinary)
-	for i := 0; i < len(p); i += bulkFragment {
-		end := min(i+bulkFragment, len(p))
-		g.appendFrame(c, end == len(p), op, p[i:end])
-		op = OpCont
-	}
+// counted counts a message of payload p.
+func (g *bulkGen) counted(p []byte) {
 	g.st.Messages++
+	g.st.PayloadBytes += uint64(len(p))
 	g.st.MaxMessageLen = max(g.st.MaxMessageLen, len(p))
 }
 
-func (g *bulkGen) appendFrame(c *bulkConn, fin bool, op byte, p []byte) {
+// message starts a write of a data message from dir in one frame,
+// compressed if the connection uses permessage-deflate.
+func (g *bulkGen) message(c *bulkConn, dir int, op byte, p []byte) {
+	if !c.deflate {
+		g.frame(c, dir, wrMessage, op, p)
+		return
+	}
+	z := g.compress(c, dir, p)
+	c.begin(dir, wrMessage)
+	g.appendFrame(c, true, true, op, z)
+	g.st.CompressedMessages++
+	g.counted(p)
+}
+
+// fragmented starts a write of a binary message from the server in frames
+// of bulkFragment bytes (of compressed bytes if the connection compresses)
+// and returns the number of frames.
+func (g *bulkGen) fragmented(c *bulkConn, p []byte) int {
+	c.begin(1, wrMessage)
+	w := p
+	if c.deflate {
+		w = g.compress(c, 1, p)
+		g.st.CompressedMessages++
+	}
+	op := byte(OpBinary)
+	frames := 0
+	for i := 0; i < len(w); i += bulkFragment {
+		end := min(i+bulkFragment, len(w))
+		g.appendFrame(c, end == len(w), c.deflate && i == 0, op, w[i:end])
+		op = OpCont
+		frames++
+	}
+	g.counted(p)
+	return frames
+}
+
+// deflateTail ends the output of a sync flush: the empty stored block
+// RFC 7692 section 7.2.1 removes from every compressed message.
+var deflateTail = []byte{0, 0, 0xff, 0xff}
+
+// compress returns p compressed by the compressor of direction dir, valid
+// until the next call: the output of a sync flush less its last four
+// bytes. The compressor keeps its window from one message to the next
+// (context takeover).
+func (g *bulkGen) compress(c *bulkConn, dir int, p []byte) []byte {
+	g.zsink.b = g.zsink.b[:0]
+	zw := c.zw[dir]
+	_, err := zw.Write(p)
+	if err == nil {
+		err = zw.Flush()
+	}
+	b := g.zsink.b
+	if err == nil && !bytes.HasSuffix(b, deflateTail) {
+		err = errors.New("pcaptest: a sync flush did not end in 00 00 ff ff")
+	}
+	if err != nil {
+		if g.err == nil {
+			g.err = err
+		}
+		return nil
+	}
+	return b[:len(b)-len(deflateTail)]
+}
+
+func (g *bulkGen) appendFrame(c *bulkConn, fin, rsv1 bool, op byte, p []byte) {
 	b0 := op
 	if fin {
 		b0 |= 0x80
+	}
+	if rsv1 {
+		b0 |= 0x40
 	}
 	var m byte
 	if c.wdir == 0 {
@@ -521,7 +738,7 @@ func (g *bulkGen) appendFrame(c *bulkConn, fin bool, op byte, p []byte) {
 		c.w = binary.BigEndian.AppendUint64(c.w, uint64(n))
 	}
 	g.st.Frames++
-	g.st.PayloadBytes += uint64(n)
+	g.st.WirePayloadBytes += uint64(n)
 	if c.wdir != 0 {
 		c.w = append(c.w, p...)
 		return
@@ -643,10 +860,64 @@ func (g *bulkGen) serverJSON() []byte {
 	return b
 }
 
+// bulkSegHeader is the length of the headers before the payload of a
+// segment without options: pcap record, Ethernet, IPv4 and TCP; and the
+// length of the pcap file header.
+const (
+	bulkSegHeader  = 16 + 14 + 20 + 20
+	bulkFileHeader = 24
+)
+
+// segment writes, drops or delays the next segment of the current write of
+// c, and writes after it the segment delayed before it, if any. next says
+// that the connection's next packet is another segment of this write.
+func (g *bulkGen) segment(c *bulkConn, flags uint8, p []byte, next bool) {
+	dir := c.wdir
+	lossy := c.wkind == wrMessage || c.wkind == wrPing || c.wkind == wrPong
+	switch {
+	case lossy && g.opt.LossEvery > 0 && c.loss[dir].hit(&g.lrnd, g.opt.LossEvery):
+		g.header(c, dir, flags, len(p))
+		g.st.DroppedSegments++
+		g.st.DroppedBytes += uint64(len(p))
+		if h := c.held; len(h) > 0 { // in its own place after all, late
+			copy(h[:8], g.hdr[:8])
+			g.write(h)
+			g.st.Packets++
+			g.st.TCPBytes += uint64(len(h) - bulkSegHeader)
+			c.held = h[:0]
+		}
+		return
+	case lossy && next && g.opt.ReorderEvery > 0 && len(c.held) == 0 && c.reorder[dir].hit(&g.lrnd, g.opt.ReorderEvery):
+		h := g.header(c, dir, flags, len(p))
+		c.held = append(append(c.held[:0], h...), p...)
+		return
+	}
+	g.packet(c, dir, flags, p)
+	if h := c.held; len(h) > 0 {
+		copy(h[:8], g.hdr[:8]) // the time stamp of the segment just written
+		g.write(h)
+		g.st.Packets++
+		g.st.TCPBytes += uint64(len(h) - bulkSegHeader)
+		g.st.ReorderedSegments++
+		c.held = h[:0]
+	}
+}
+
 // packet writes one segment of c from side dir with the given flags and
-// payload. SYN segments carry the MSS option.
+// payload.
 func (g *bulkGen) packet(c *bulkConn, dir int, flags uint8, payload []byte) {
-	if g.st.Packets > 0 {
+	g.write(g.header(c, dir, flags, len(payload)))
+	g.write(payload)
+	g.st.Packets++
+	g.st.TCPBytes += uint64(len(payload))
+}
+
+// header returns, in g.hdr, the headers of the next segment of c from side
+// dir with the given flags and n bytes of payload, from the pcap record
+// header to the TCP header; SYN segments carry the MSS option. It moves
+// the clock on and counts the segment's bytes in g.gen.
+func (g *bulkGen) header(c *bulkConn, dir int, flags uint8, n int) []byte {
+	if g.gen > bulkFileHeader { // not the first packet
 		g.clock += int64(g.rnd.between(1, 40))
 	}
 	h := g.hdr[:]
@@ -654,7 +925,7 @@ func (g *bulkGen) packet(c *bulkConn, dir int, flags uint8, payload []byte) {
 	if flags&SYN != 0 {
 		tcpLen = 24
 	}
-	ipLen := 20 + tcpLen + len(payload)
+	ipLen := 20 + tcpLen + n
 	frameLen := 14 + ipLen
 	le, be := binary.LittleEndian, binary.BigEndian
 
@@ -702,10 +973,8 @@ func (g *bulkGen) packet(c *bulkConn, dir int, flags uint8, payload []byte) {
 		t[20], t[21] = 2, 4
 		be.PutUint16(t[22:], uint16(g.opt.MSS))
 	}
-	g.write(h[:50+tcpLen])
-	g.write(payload)
-	g.st.Packets++
-	g.st.TCPBytes += uint64(len(payload))
+	g.gen += int64(50 + tcpLen + n)
+	return h[:50+tcpLen]
 }
 
 // ipv4Checksum returns the Internet checksum (RFC 1071) of an IPv4 header

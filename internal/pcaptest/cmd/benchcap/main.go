@@ -5,7 +5,11 @@
 // The same flags always give the same bytes. The file is written under a
 // temporary name and renamed when complete, so an interrupted run never
 // leaves a short capture behind. A summary of what was written (bytes,
-// packets, connections, messages) goes to standard output.
+// packets, connections, messages, compression, loss) goes to standard
+// output.
+//
+// By default a quarter of the connections use permessage-deflate (-deflate);
+// -loss and -reorder drop and reorder segments.
 package main
 
 import (
@@ -36,6 +40,9 @@ func run(args []string, stdout io.Writer) error {
 	out := fs.String("o", "", "file to write (required)")
 	seed := fs.Int64("seed", 1, "seed of the generator")
 	conns := fs.Int("conns", 0, "connections open at once (0: the generator's default, 200)")
+	deflate := fs.Int("deflate", 25, "percentage of connections with permessage-deflate (0 to 100)")
+	loss := fs.Int("loss", 0, "drop one in every `N` segments of each direction (0: none; else at least 2)")
+	reorder := fs.Int("reorder", 0, "swap one in every `N` segments that a segment of the same direction follows with that one (0: none; else at least 2)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -48,12 +55,22 @@ func run(args []string, stdout io.Writer) error {
 	if *mb <= 0 || *mb > maxMB {
 		return fmt.Errorf("-mb %d: want 1 to %d", *mb, maxMB)
 	}
-	st, err := write(*out, pcaptest.BulkOptions{Size: *mb << 20, Seed: *seed, Conns: *conns})
+	opt := pcaptest.BulkOptions{Size: *mb << 20, Seed: *seed, Conns: *conns, Deflate: *deflate, LossEvery: *loss, ReorderEvery: *reorder}
+	if err := opt.Check(); err != nil {
+		return err
+	}
+	st, err := write(*out, opt)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: %d bytes, %d packets, %d connections, %d messages, %d frames\n",
 		*out, st.Bytes, st.Packets, st.Conns, st.Messages, st.Frames)
+	fmt.Fprintf(stdout, "permessage-deflate: %d connections, %d compressed messages, payload %d bytes (%d on the wire)\n",
+		st.DeflateConns, st.CompressedMessages, st.PayloadBytes, st.WirePayloadBytes)
+	if *loss > 0 || *reorder > 0 {
+		fmt.Fprintf(stdout, "loss: %d segments (%d bytes) dropped, %d reordered\n",
+			st.DroppedSegments, st.DroppedBytes, st.ReorderedSegments)
+	}
 	return nil
 }
 

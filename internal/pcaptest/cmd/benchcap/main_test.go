@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -70,6 +72,10 @@ func TestRejectsBadFlags(t *testing.T) {
 		{"-mb", "-5", "-o", filepath.Join(dir, "x.pcap")},
 		{"-mb", "1", "-o", filepath.Join(dir, "x.pcap"), "extra"},
 		{"-mb", "1", "-o", filepath.Join(dir, "no", "such", "dir", "x.pcap")},
+		{"-mb", "1", "-deflate", "101", "-o", filepath.Join(dir, "x.pcap")},
+		{"-mb", "1", "-deflate", "-1", "-o", filepath.Join(dir, "x.pcap")},
+		{"-mb", "1", "-loss", "1", "-o", filepath.Join(dir, "x.pcap")},
+		{"-mb", "1", "-reorder", "-2", "-o", filepath.Join(dir, "x.pcap")},
 	} {
 		if err := run(args, &bytes.Buffer{}); err == nil {
 			t.Errorf("benchcap %q: no error", args)
@@ -77,5 +83,43 @@ func TestRejectsBadFlags(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "x.pcap")); err == nil {
 		t.Error("a refused run wrote a file")
+	}
+}
+
+// TestFlags checks that -deflate defaults to a quarter of the connections
+// and that -deflate, -loss and -reorder reach the generator.
+func TestFlags(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{nil, []string{"permessage-deflate: ", " compressed messages"}},
+		{[]string{"-deflate", "0"}, []string{"permessage-deflate: 0 connections, 0 compressed messages"}},
+		{[]string{"-deflate", "0", "-loss", "5", "-reorder", "4"}, []string{"loss: ", " segments (", " reordered"}},
+	} {
+		var out bytes.Buffer
+		p := filepath.Join(dir, "f.pcap")
+		if err := run(append([]string{"-mb", "1", "-o", p}, tc.args...), &out); err != nil {
+			t.Fatalf("benchcap %q: %v", tc.args, err)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("benchcap %q: summary %q lacks %q", tc.args, out.String(), w)
+			}
+		}
+		// A quarter of the connections by default, rounded down.
+		m := regexp.MustCompile(`(\d+) connections, .*\npermessage-deflate: (\d+) connections`).FindStringSubmatch(out.String())
+		if m == nil {
+			t.Fatalf("benchcap %q: summary %q", tc.args, out.String())
+		}
+		conns, _ := strconv.Atoi(m[1])
+		deflate, _ := strconv.Atoi(m[2])
+		if want := conns / 4; tc.args == nil && deflate != want || tc.args != nil && deflate != 0 {
+			t.Errorf("benchcap %q: %d of %d connections with permessage-deflate", tc.args, deflate, conns)
+		}
+		if strings.Contains(out.String(), "loss: 0 segments") {
+			t.Errorf("benchcap %q: nothing dropped: %q", tc.args, out.String())
+		}
 	}
 }
