@@ -12,9 +12,11 @@
 #
 # What it does:
 #   1. builds wsdump into the bench directory;
-#   2. writes bench/bulk-<MB>.pcap with internal/pcaptest/cmd/benchcap if
-#      it is not there yet (pcaptest.WriteBulk: 200 interleaved WebSocket
-#      connections, seed 1, so the same size always gives the same file);
+#   2. writes bench/bulk-<MB>-deflate25-v2.pcap with
+#      internal/pcaptest/cmd/benchcap if it is not there yet
+#      (pcaptest.WriteBulk: 200 interleaved WebSocket connections, a quarter
+#      of them with permessage-deflate and context takeover, seed 1, so the
+#      same size always gives the same file);
 #   3. runs wsdump once in each mode: -q (summaries), text to /dev/null,
 #      --jsonl /dev/null and --json /dev/null (each with -q so that only the
 #      machine-readable output is written besides the summaries);
@@ -42,7 +44,9 @@ fi
 dir=${WSDUMP_BENCH_DIR:-$root/bench}
 mkdir -p "$dir"
 bin=$dir/wsdump
-cap=$dir/bulk-$mb.pcap
+# The name says what the generator was asked for, so a capture made with
+# other options (or by an older generator) is never reused by mistake.
+cap=$dir/bulk-$mb-deflate25-v2.pcap
 
 echo "building wsdump into $bin" >&2
 (cd "$root" && go build -o "$bin" ./cmd/wsdump)
