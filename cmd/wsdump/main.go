@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 )
@@ -20,7 +21,18 @@ func main() {
 	os.Exit(mainExit())
 }
 
+// softMemoryLimit is the heap size the garbage collector works to stay
+// under unless GOMEMLIMIT says otherwise. wsdump's working set is bounded
+// (a few MiB per thousand open connections, batches between its stages,
+// payloads up to --max-payload); without a limit the collector lets the
+// heap grow to twice that before it runs. A soft limit: a larger working
+// set (many thousands of connections) still gets the memory it needs.
+const softMemoryLimit = 150 << 20
+
 func mainExit() int {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(softMemoryLimit)
+	}
 	cfg, err := parseArgs(os.Args[1:], os.Stdout, os.Getenv)
 	if err != nil {
 		if errors.Is(err, errHelp) {
