@@ -23,21 +23,34 @@ func FuzzPipeline(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		src, err := capture.OpenReader(bytes.NewReader(b), "fuzz")
-		if err != nil {
-			return
-		}
-		defer src.Close()
-		var out bytes.Buffer
-		text := report.NewText(&out, report.TextOptions{Verbose: true, Hex: true})
-		cfg := Config{Dissect: dissect.DefaultConfig(), MaxPackets: 4096}
-		cfg.Dissect.MaxPayload = 256
-		Run(context.Background(), src, cfg, text)
-		text.Flush()
-		for _, c := range out.Bytes() {
-			if c < 0x20 && c != '\n' && c != '\t' || c == 0x7f {
-				t.Fatalf("control byte %#x in the output:\n%q", c, out.String())
+		run := func(workers int) []byte {
+			src, err := capture.OpenReader(bytes.NewReader(b), "fuzz")
+			if err != nil {
+				return nil
 			}
+			defer src.Close()
+			var out bytes.Buffer
+			text := report.NewText(&out, report.TextOptions{Verbose: true, Hex: true})
+			cfg := Config{Dissect: dissect.DefaultConfig(), MaxPackets: 4096, Workers: workers}
+			cfg.Dissect.MaxPayload = 256
+			cfg.Dissect.LateDigest = workers > 1
+			Run(context.Background(), src, cfg, text)
+			text.Flush()
+			return out.Bytes()
+		}
+		out := run(1)
+		for _, c := range out {
+			if c < 0x20 && c != '\n' && c != '\t' || c == 0x7f {
+				t.Fatalf("control byte %#x in the output:\n%q", c, out)
+			}
+		}
+		// The staged run, with batches of a few events, says the same.
+		a, b2, c, d := streamBatchBytes, streamBatchRecs, evBatchBytes, evBatchEvents
+		streamBatchBytes, streamBatchRecs, evBatchBytes, evBatchEvents = 64, 3, 64, 2
+		staged := run(2)
+		streamBatchBytes, streamBatchRecs, evBatchBytes, evBatchEvents = a, b2, c, d
+		if !bytes.Equal(staged, out) {
+			t.Fatalf("the staged run's output differs:\n%s\n---\n%s", staged, out)
 		}
 	})
 }
