@@ -4,6 +4,11 @@ import "crypto/sha256"
 
 // Config holds the limits and switches of the dissector. The zero value is
 // not useful; start from DefaultConfig.
+//
+// A message of any number of fragments costs the same memory: frames are
+// counted, not kept one by one, and the payload kept is capped by
+// MaxPayload (compressed messages by MaxInflate), so no limit on the
+// fragments of a message is needed.
 type Config struct {
 	// MaxPayload is how many payload bytes of each frame and message are
 	// kept in events. 0 keeps every byte. Lengths and SHA-256 always cover
@@ -24,9 +29,6 @@ type Config struct {
 	// compressed size (a decompression bomb). DEFLATE cannot exceed about
 	// 1032:1, so values at or above that never trigger.
 	MaxInflateRatio int
-	// MaxFragments caps the frames of one message that are tracked one by
-	// one; counts stay exact beyond it.
-	MaxFragments int
 	// Midstream finds frames by their headers where no handshake was
 	// captured (a capture started after it), and again after a gap.
 	Midstream bool
@@ -54,7 +56,6 @@ func DefaultConfig() Config {
 		MaxPayload:     64 << 10,
 		MaxHeaderBlock: 64 << 10,
 		MaxInflate:     16 << 20,
-		MaxFragments:   1 << 16,
 		Midstream:      true,
 	}
 }

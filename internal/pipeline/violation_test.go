@@ -706,7 +706,7 @@ func handshakeCases() []handshakeCase {
 			name: "header block over the limit",
 			req:  req(setHeader(baseRequest(), "X-Pad", strings.Repeat("x", 300))...),
 			resp: req(baseResponse()...),
-			cfg:  Config{Dissect: dissect.Config{MaxHeaderBlock: 256, MaxPayload: 1 << 10, MaxInflate: 1 << 20, MaxFragments: 16}},
+			cfg:  Config{Dissect: dissect.Config{MaxHeaderBlock: 256, MaxPayload: 1 << 10, MaxInflate: 1 << 20}},
 			want: []wantViol{{"http.header_too_large", cli, -1}},
 		},
 		{
