@@ -108,13 +108,17 @@ func (f *Filter) Active() bool {
 
 // NewFilterSink returns a sink passing to next what f keeps.
 func NewFilterSink(f Filter, next dissect.Sink) dissect.Sink {
-	return &filterSink{f: f, next: next, convOK: map[*dissect.ConvRef]bool{}}
+	return &filterSink{f: f, next: next, convOK: map[*dissect.ConvRef]bool{}, msgOp: map[*dissect.ConvRef]*[2]dissect.Opcode{}}
 }
 
 type filterSink struct {
 	f      Filter
 	next   dissect.Sink
 	convOK map[*dissect.ConvRef]bool
+	// msgOp is the opcode of the data message each direction of a
+	// conversation is sending, for its continuation frames (kept only
+	// when the filter has opcodes).
+	msgOp map[*dissect.ConvRef]*[2]dissect.Opcode
 }
 
 func (s *filterSink) conv(c *dissect.ConvRef) bool {
@@ -162,8 +166,28 @@ func (s *filterSink) Frame(c *dissect.ConvRef, f *dissect.Frame) {
 	if !s.conv(c) || !s.dir(f.Dir) {
 		return
 	}
-	if f.Opcode != dissect.OpContinuation && !s.opcode(f.Opcode) {
-		return
+	if len(s.f.Opcodes) > 0 {
+		// A continuation frame belongs to the message its first frame
+		// began: it passes when that message's opcode does.
+		op := f.Opcode
+		if !op.IsControl() {
+			cur := s.msgOp[c]
+			if cur == nil {
+				cur = &[2]dissect.Opcode{dissect.OpContinuation, dissect.OpContinuation}
+				s.msgOp[c] = cur
+			}
+			if op == dissect.OpContinuation {
+				op = cur[f.Dir&1]
+			} else {
+				cur[f.Dir&1] = op
+			}
+			if f.Fin {
+				cur[f.Dir&1] = dissect.OpContinuation
+			}
+		}
+		if !s.opcode(op) {
+			return
+		}
 	}
 	s.next.Frame(c, f)
 }
@@ -193,6 +217,7 @@ func (s *filterSink) Gap(c *dissect.ConvRef, g *dissect.Gap) {
 func (s *filterSink) End(c *dissect.ConvRef, sum *dissect.Summary) {
 	ok := s.conv(c)
 	delete(s.convOK, c)
+	delete(s.msgOp, c)
 	if ok {
 		s.next.End(c, sum)
 	}

@@ -126,3 +126,43 @@ func TestMultiSendsToEach(t *testing.T) {
 		t.Errorf("a %d events, b %d; want 20 each, equal", len(a.log), len(b.log))
 	}
 }
+
+// TestFilterOpcodeContinuation: a continuation frame passes the opcode
+// filter when the message it continues does, also with a control frame
+// between the fragments and both directions sending at once.
+func TestFilterOpcodeContinuation(t *testing.T) {
+	feed := func(sink dissect.Sink) {
+		c := &dissect.ConvRef{ID: 1, Client: "10.0.0.1:1", Server: "10.0.0.2:2"}
+		cl, sv := dissect.FromClient, dissect.FromServer
+		for _, f := range []dissect.Frame{
+			{Dir: cl, Opcode: dissect.OpText},
+			{Dir: sv, Opcode: dissect.OpBinary},
+			{Dir: cl, Opcode: dissect.OpPing, Fin: true},
+			{Dir: cl, Opcode: dissect.OpContinuation},
+			{Dir: sv, Opcode: dissect.OpContinuation, Fin: true},
+			{Dir: cl, Opcode: dissect.OpContinuation, Fin: true},
+			{Dir: cl, Opcode: dissect.OpContinuation, Fin: true}, // continues nothing
+		} {
+			sink.Frame(c, &f)
+		}
+		sink.End(c, &dissect.Summary{})
+	}
+	for _, tc := range []struct {
+		ops  string
+		want []string
+	}{
+		{"text", []string{"1 frame client text", "1 frame client cont", "1 frame client cont", "1 end"}},
+		{"binary", []string{"1 frame server binary", "1 frame server cont", "1 end"}},
+		{"ping,cont", []string{"1 frame client ping", "1 frame client cont", "1 end"}},
+	} {
+		ops, err := ParseOpcodes(tc.ops)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := &logSink{}
+		feed(NewFilterSink(Filter{Opcodes: ops}, rec))
+		if !slices.Equal(rec.log, tc.want) {
+			t.Errorf("--opcode %s:\n%s\nwant\n%s", tc.ops, strings.Join(rec.log, "\n"), strings.Join(tc.want, "\n"))
+		}
+	}
+}
