@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,29 +23,7 @@ func TestJSONReportRoundTripRealPeers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("captures real peers: not in -short mode")
 	}
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		c.SetReadLimit(-1)
-		for {
-			typ, data, err := c.Read(r.Context())
-			if err != nil {
-				return
-			}
-			if c.Write(r.Context(), typ, data) != nil {
-				return
-			}
-		}
-	})}
-	go srv.Serve(ln)
-	defer srv.Close()
-	port := ln.Addr().(*net.TCPAddr).Port
+	port := testutil.StartEchoServer(t, nil)
 	td := testutil.StartTcpdump(t, "lo", "tcp port "+strconv.Itoa(port))
 
 	rng := rand.New(rand.NewSource(7692))

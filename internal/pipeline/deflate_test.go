@@ -150,7 +150,7 @@ func TestDeflateRealPeers(t *testing.T) {
 		{"no-takeover-server", websocket.CompressionNoContextTakeover, websocket.CompressionContextTakeover, [2]bool{true, true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			port := startEchoServer(t, &websocket.AcceptOptions{CompressionMode: tc.server, CompressionThreshold: 64})
+			port := testutil.StartEchoServer(t, &websocket.AcceptOptions{CompressionMode: tc.server, CompressionThreshold: 64})
 			td := testutil.StartTcpdump(t, "lo", "tcp port "+strconv.Itoa(port))
 			script := deflatePeerScript()
 			runPeerClient(t, fmt.Sprintf("ws://127.0.0.1:%d/", port), &websocket.DialOptions{CompressionMode: tc.client, CompressionThreshold: 64}, script)

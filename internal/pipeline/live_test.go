@@ -248,7 +248,7 @@ func checkWritten(t *testing.T, path string, script []peerMessage) {
 // and server talk on loopback.
 func TestLiveLoopback(t *testing.T) {
 	needLive(t)
-	port := startEchoServer(t, nil)
+	port := testutil.StartEchoServer(t, nil)
 	dir := t.TempDir()
 	for _, name := range []string{"lo.pcap", "lo.pcapng"} {
 		t.Run(name, func(t *testing.T) {
@@ -272,7 +272,7 @@ func TestLiveLoopback(t *testing.T) {
 // tcpdump's message and status 2.
 func TestLiveFilterExcludes(t *testing.T) {
 	needLive(t)
-	port := startEchoServer(t, nil)
+	port := testutil.StartEchoServer(t, nil)
 	lr := startWsdump(t, nil, "-i", "lo", "tcp", "port", strconv.Itoa(port+1))
 	runPeerClient(t, fmt.Sprintf("ws://127.0.0.1:%d/", port), nil, peerScript()[:2])
 	lr.stop(t)
@@ -298,7 +298,7 @@ func TestLivePeerHelper(t *testing.T) {
 	if addr == "" {
 		t.Skip("runs only as the helper process of TestLiveNetns")
 	}
-	port := startEchoServer(t, nil)
+	port := testutil.StartEchoServer(t, nil)
 	fmt.Fprintf(os.Stderr, "port %d\n", port)
 	runPeerClient(t, fmt.Sprintf("ws://127.0.0.1:%d/netns", port), nil, peerScript())
 }

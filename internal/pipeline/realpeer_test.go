@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
-	"net"
-	"net/http"
 	"os"
 	"strconv"
 	"testing"
@@ -43,36 +41,6 @@ func peerScript() []peerMessage {
 		{typ: websocket.MessageText, data: []byte("escape \x1b[2J \x1b]52;c;aGk=\x07 done")},
 		{typ: websocket.MessageBinary, data: big[:70_000], parts: 3},
 	}
-}
-
-// startEchoServer runs a WebSocket echo server on loopback and returns its
-// port. opts configures its side of the handshake.
-func startEchoServer(t *testing.T, opts *websocket.AcceptOptions) int {
-	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, opts)
-		if err != nil {
-			return
-		}
-		c.SetReadLimit(-1)
-		ctx := r.Context()
-		for {
-			typ, data, err := c.Read(ctx)
-			if err != nil {
-				return
-			}
-			if err := c.Write(ctx, typ, data); err != nil {
-				return
-			}
-		}
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // runPeerClient connects, sends the script, pings once and closes.
@@ -183,7 +151,7 @@ func TestRealPeersLoopback(t *testing.T) {
 	if testing.Short() {
 		t.Skip("captures real peers: not in -short mode")
 	}
-	port := startEchoServer(t, &websocket.AcceptOptions{Subprotocols: []string{"echo"}})
+	port := testutil.StartEchoServer(t, &websocket.AcceptOptions{Subprotocols: []string{"echo"}})
 	td := testutil.StartTcpdump(t, "lo", "tcp port "+strconv.Itoa(port))
 	script := peerScript()
 	runPeerClient(t, fmt.Sprintf("ws://127.0.0.1:%d/echo?x=1", port), &websocket.DialOptions{Subprotocols: []string{"echo", "other"}}, script)
