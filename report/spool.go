@@ -35,9 +35,8 @@ type spool struct {
 	size     int64        // bytes written to f
 	live     int64        // bytes of f in segments not yet released
 	broken   error        // the file could not be created or written
-	create   func() (*os.File, error)
-	chunk    []byte // copy buffer for reading segments back
-	spills   int    // times the buffers were written to the file
+	chunk    []byte       // copy buffer for reading segments back
+	spills   int          // times the buffers were written to the file
 }
 
 // spoolList is one JSON array of a spool: its elements separated by
@@ -59,13 +58,13 @@ func newSpool(budget int) *spool {
 	if budget <= 0 {
 		budget = DefaultMemoryBudget
 	}
-	return &spool{budget: budget, create: createSpoolFile}
+	return &spool{budget: budget}
 }
 
 // createSpoolFile makes the spool's file in the temporary directory and
 // removes its name, so that nothing is left behind however the process
 // ends (on systems that allow removing an open file).
-func createSpoolFile() (*os.File, error) {
+var createSpoolFile = func() (*os.File, error) {
 	f, err := os.CreateTemp("", "wsdump-spool-*")
 	if err != nil {
 		return nil, err
@@ -174,7 +173,7 @@ func (s *spool) open() bool {
 		return false
 	}
 	if s.f == nil {
-		f, err := s.create()
+		f, err := createSpoolFile()
 		if err != nil {
 			s.broken = fmt.Errorf("report: spool file: %w", err)
 			return false
