@@ -19,7 +19,8 @@ type HAROptions struct {
 	// MemoryBudget bounds the memory taken by the encoded messages of the
 	// WebSocket conversations that have not ended yet, all together (0:
 	// DefaultMemoryBudget). Beyond it they are moved to a temporary file in
-	// os.TempDir, removed when the writer is closed. Only when that file
+	// os.TempDir, whose name is removed at once (where the system allows)
+	// and which Close closes. Only when that file
 	// cannot be created or written are further messages left out of their
 	// entry, and counted in the entry's _messagesDropped.
 	MemoryBudget int

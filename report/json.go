@@ -21,7 +21,8 @@ type JSONOptions struct {
 	// MemoryBudget bounds the memory taken by the encoded messages,
 	// violations and gaps of the conversations that have not ended yet,
 	// all together (0: DefaultMemoryBudget). Beyond it they are moved to a
-	// temporary file in os.TempDir, removed when the report is closed.
+	// temporary file in os.TempDir, whose name is removed at once (where
+	// the system allows) and which Close closes.
 	// Only when that file cannot be created or written are further
 	// messages left out, and counted in their conversation's
 	// messages_dropped (violations and gaps are left out uncounted).
