@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net/url"
 	"strconv"
@@ -14,14 +15,14 @@ import (
 // HAROptions configure the HAR writer.
 type HAROptions struct {
 	Creator Generator
-	// MaxHeldBytes bounds the encoded messages held for WebSocket
-	// conversations that have not ended yet, all together (default
-	// 256 MiB). Beyond it, messages are left out of their entry and counted
-	// in the entry's _messagesDropped.
-	MaxHeldBytes int
-	// Indent pretty-prints entries with this indent ("": compact, one
-	// entry per line).
-	Indent string
+	// MemoryBudget bounds the memory taken by the encoded messages of the
+	// WebSocket conversations that have not ended yet, all together (0:
+	// DefaultMemoryBudget). Beyond it they are moved to a temporary file in
+	// os.TempDir, whose name is removed at once (where the system allows)
+	// and which Close closes. Only when that file
+	// cannot be created or written are further messages left out of their
+	// entry, and counted in the entry's _messagesDropped.
+	MemoryBudget int
 }
 
 // HAR writes an HTTP Archive 1.2 log the way Chrome's developer tools
@@ -33,13 +34,15 @@ type HAROptions struct {
 // base64 for binary). A refused upgrade is an ordinary entry; one left
 // unanswered has status 0. It implements dissect.Sink.
 //
-// Entries are written when their conversation ends, so the file lists them
-// in that order and memory holds only the messages of open conversations.
+// The log is written compact, as it goes, each entry on a line of its own
+// when its conversation ends, so the file lists entries in that order. The
+// messages of open conversations are held in memory up to MemoryBudget and
+// in a temporary file beyond it.
 type HAR struct {
 	w      *bufio.Writer
 	o      HAROptions
 	convs  map[*dissect.ConvRef]*harConv
-	held   int
+	sp     *spool
 	n      int
 	err    error
 	closed bool
@@ -47,17 +50,13 @@ type HAR struct {
 }
 
 type harConv struct {
-	messages rawList
+	messages spoolList
 	dropped  uint64
-	held     int // bytes counted in HAR.held
 }
 
 // NewHAR returns a HAR writer to w and writes the start of the log.
 func NewHAR(w io.Writer, o HAROptions) *HAR {
-	if o.MaxHeldBytes <= 0 {
-		o.MaxHeldBytes = 256 << 20
-	}
-	h := &HAR{w: bufio.NewWriterSize(w, 64<<10), o: o, convs: map[*dissect.ConvRef]*harConv{}}
+	h := &HAR{w: bufio.NewWriterSize(w, 64<<10), o: o, convs: map[*dissect.ConvRef]*harConv{}, sp: newSpool(o.MemoryBudget)}
 	creator := struct {
 		Name    string `json:"name"`
 		Version string `json:"version"`
@@ -121,13 +120,9 @@ func (h *HAR) Message(c *dissect.ConvRef, m *dissect.Message) {
 	}
 	b = append(b, '}')
 	h.buf = b
-	if h.held+len(b) > h.o.MaxHeldBytes {
+	if !h.sp.add(&hc.messages, b) {
 		hc.dropped++
-		return
 	}
-	h.held += len(b) + 1
-	hc.held += len(b) + 1
-	hc.messages.add(b)
 }
 
 // appendEpochMicro appends t as seconds since the epoch with six decimals.
@@ -203,8 +198,8 @@ type harEntry struct {
 	ServerIPAddress string      `json:"serverIPAddress"`
 	Connection      string      `json:"connection"`
 	ResourceType    string      `json:"_resourceType,omitempty"`
-	Messages        any         `json:"_webSocketMessages,omitempty"` // a rawList, nil for ordinary entries
-	Dropped         uint64      `json:"_messagesDropped,omitempty"`
+	// The messages of a WebSocket entry, and their count of dropped ones,
+	// are written after the other fields (see HAR.End).
 }
 
 func harHeaders(hs []dissect.Header) []harHeader {
@@ -262,15 +257,13 @@ func requestURL(hs *dissect.Handshake, server string) (string, []harQuery) {
 func (h *HAR) End(c *dissect.ConvRef, s *dissect.Summary) {
 	hc := h.convs[c]
 	delete(h.convs, c)
-	if hc != nil {
-		h.held -= hc.held
+	if hc == nil {
+		hc = &harConv{}
 	}
 	hs := s.Handshake
 	if hs == nil {
+		h.sp.drop(&hc.messages)
 		return
-	}
-	if hc == nil {
-		hc = &harConv{}
 	}
 	u, qs := requestURL(hs, c.Server)
 	e := harEntry{
@@ -303,34 +296,58 @@ func (h *HAR) End(c *dissect.ConvRef, s *dissect.Summary) {
 	}
 	if hs.Upgraded {
 		e.ResourceType = "websocket"
-		e.Messages = nonNil(hc.messages)
-		e.Dropped = hc.dropped
 	}
-	b, err := marshal(&e, h.o.Indent+h.o.Indent+h.o.Indent, h.o.Indent)
+	b, err := marshal(&e, "", "")
+	if err == nil && (len(b) < 2 || b[len(b)-1] != '}') {
+		err = errors.New("report: HAR entry is not an object")
+	}
 	if err != nil {
+		h.sp.drop(&hc.messages)
 		if h.err == nil {
 			h.err = err
 		}
 		return
 	}
 	if h.n > 0 {
-		h.write([]byte{','})
+		h.write([]byte(",\n"))
+	} else {
+		h.write([]byte("\n"))
 	}
-	h.write(newlineIndent(h.o.Indent, 3))
-	h.write(b)
+	if !hs.Upgraded {
+		h.sp.drop(&hc.messages)
+		h.write(b)
+		h.n++
+		return
+	}
+	h.write(b[:len(b)-1])
+	h.write([]byte(`,"_webSocketMessages":[`))
+	if err := h.sp.writeTo(h.write, &hc.messages); err != nil && h.err == nil {
+		h.err = err
+	}
+	h.buf = append(h.buf[:0], ']')
+	if hc.dropped > 0 {
+		h.buf = append(h.buf, `,"_messagesDropped":`...)
+		h.buf = strconv.AppendUint(h.buf, hc.dropped, 10)
+	}
+	h.buf = append(h.buf, '}')
+	h.write(h.buf)
 	h.n++
 }
 
-// Close writes the end of the log and flushes. It returns the first write
-// error met; calling it again only returns that error.
+// Close writes the end of the log, flushes, and removes the temporary
+// file. Entries of conversations that have not ended are left out. It
+// returns the first error met in writing the log or reading the temporary
+// file back; calling it again only returns that error.
 func (h *HAR) Close() error {
 	if h.closed {
 		return h.err
 	}
 	h.closed = true
-	h.write(newlineIndent(h.o.Indent, 0))
-	h.write([]byte("]}}\n"))
+	h.write([]byte("\n]}}\n"))
 	if err := h.w.Flush(); err != nil && h.err == nil {
+		h.err = err
+	}
+	if err := h.sp.Close(); err != nil && h.err == nil {
 		h.err = err
 	}
 	return h.err

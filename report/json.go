@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
+	"strconv"
 
 	"github.com/wsdump/wsdump/dissect"
 )
@@ -16,33 +18,35 @@ type JSONOptions struct {
 	// MaxPayload is the payload cap the dissector was run with (0: none),
 	// recorded in the report.
 	MaxPayload int
-	// MaxHeldBytes bounds the encoded messages, violations and gaps held
-	// for conversations that have not ended yet, all conversations
-	// together (default 256 MiB). Beyond it, further messages of open
-	// conversations are counted in messages_dropped instead of kept.
-	MaxHeldBytes int
+	// MemoryBudget bounds the memory taken by the encoded messages,
+	// violations and gaps of the conversations that have not ended yet,
+	// all together (0: DefaultMemoryBudget). Beyond it they are moved to a
+	// temporary file in os.TempDir, whose name is removed at once (where
+	// the system allows) and which Close closes.
+	// Only when that file cannot be created or written are further
+	// messages left out, and counted in their conversation's
+	// messages_dropped (violations and gaps are left out uncounted).
+	MemoryBudget int
 	// AllConversations includes TCP conversations that never tried to
 	// speak WebSocket.
 	AllConversations bool
-	// Indent pretty-prints the document with this indent ("" writes it
-	// compact, one conversation per line).
-	Indent string
 }
 
 // JSON writes the versioned JSON report: one document holding every
 // conversation with its messages, violations and gaps, then the statistics
 // of the run. It implements dissect.Sink.
 //
-// The document is written as it goes: the header when the sink is made, a
-// conversation when it ends, the statistics on Close. Memory therefore
-// holds only the conversations still open, and within them at most
-// MaxHeldBytes of encoded events (payloads are already capped by the
-// dissector's MaxPayload).
+// The document is written compact, as it goes: the header when the sink is
+// made, a conversation (on a line of its own) when it ends, the statistics
+// on Close. Until a conversation ends, its encoded events are held in
+// memory and, beyond MemoryBudget, in a temporary file; the memory taken
+// is therefore the summaries of the open conversations plus at most
+// MemoryBudget (payloads are already capped by the dissector's MaxPayload).
 type JSON struct {
 	w      *bufio.Writer
 	o      JSONOptions
 	convs  map[*dissect.ConvRef]*jsonConv
-	held   int
+	sp     *spool
 	n      int // conversations written
 	err    error
 	closed bool
@@ -50,20 +54,16 @@ type JSON struct {
 }
 
 type jsonConv struct {
-	messages, violations, gaps rawList
+	messages, violations, gaps spoolList
 	dropped                    uint64
-	held                       int // bytes counted in JSON.held
 }
 
 // NewJSON returns a JSON report writing to w, and writes its header.
 func NewJSON(w io.Writer, o JSONOptions) *JSON {
-	if o.MaxHeldBytes <= 0 {
-		o.MaxHeldBytes = 256 << 20
-	}
 	if o.Inputs == nil {
 		o.Inputs = []Input{}
 	}
-	j := &JSON{w: bufio.NewWriterSize(w, 64<<10), o: o, convs: map[*dissect.ConvRef]*jsonConv{}}
+	j := &JSON{w: bufio.NewWriterSize(w, 64<<10), o: o, convs: map[*dissect.ConvRef]*jsonConv{}, sp: newSpool(o.MemoryBudget)}
 	var head bytes.Buffer
 	head.WriteString(`{"schema_version":`)
 	head.Write(mustJSON(SchemaVersion))
@@ -104,17 +104,6 @@ func (j *JSON) conv(c *dissect.ConvRef) *jsonConv {
 	return jc
 }
 
-// hold appends an encoded event to l unless the bound is reached.
-func (j *JSON) hold(jc *jsonConv, l *rawList, b []byte) bool {
-	if j.held+len(b) > j.o.MaxHeldBytes {
-		return false
-	}
-	j.held += len(b) + 1
-	jc.held += len(b) + 1
-	l.add(b)
-	return true
-}
-
 // Handshake implements dissect.Sink. The handshake is written with the
 // conversation's summary.
 func (j *JSON) Handshake(c *dissect.ConvRef, h *dissect.Handshake) { j.conv(c) }
@@ -126,7 +115,7 @@ func (j *JSON) Frame(c *dissect.ConvRef, f *dissect.Frame) {}
 func (j *JSON) Message(c *dissect.ConvRef, m *dissect.Message) {
 	jc := j.conv(c)
 	j.buf = appendMessage(j.buf[:0], c.ID, m)
-	if !j.hold(jc, &jc.messages, j.buf) {
+	if !j.sp.add(&jc.messages, j.buf) {
 		jc.dropped++
 	}
 }
@@ -135,14 +124,14 @@ func (j *JSON) Message(c *dissect.ConvRef, m *dissect.Message) {
 func (j *JSON) Violation(c *dissect.ConvRef, v *dissect.Violation) {
 	jc := j.conv(c)
 	j.buf = appendViolation(j.buf[:0], c.ID, v)
-	j.hold(jc, &jc.violations, j.buf)
+	j.sp.add(&jc.violations, j.buf)
 }
 
 // Gap implements dissect.Sink.
 func (j *JSON) Gap(c *dissect.ConvRef, g *dissect.Gap) {
 	jc := j.conv(c)
 	j.buf = appendGap(j.buf[:0], c.ID, g)
-	j.hold(jc, &jc.gaps, j.buf)
+	j.sp.add(&jc.gaps, j.buf)
 }
 
 // End implements dissect.Sink: the conversation is written out.
@@ -152,43 +141,61 @@ func (j *JSON) End(c *dissect.ConvRef, s *dissect.Summary) {
 	if jc == nil {
 		jc = &jsonConv{}
 	}
-	j.held -= jc.held
 	if !s.IsWebSocket && s.Handshake == nil && !j.o.AllConversations {
+		j.sp.drop(&jc.messages)
+		j.sp.drop(&jc.violations)
+		j.sp.drop(&jc.gaps)
 		return
 	}
-	cj := conversationOf(c, s)
-	cj.Messages = nonNil(jc.messages)
-	cj.Violations = nonNil(jc.violations)
-	cj.Gaps = nonNil(jc.gaps)
-	cj.MessagesDropped = &jc.dropped
-	b, err := marshal(cj, j.o.Indent, j.o.Indent+j.o.Indent)
+	// The summary is encoded without the lists, which are streamed in
+	// after it: the object ends with them (see ConversationJSON).
+	b, err := marshal(convHead{ConversationJSON: conversationOf(c, s)}, "", "")
+	if err == nil && (len(b) < 2 || b[len(b)-1] != '}') {
+		err = errors.New("report: conversation summary is not an object")
+	}
 	if err != nil {
+		j.sp.drop(&jc.messages)
+		j.sp.drop(&jc.violations)
+		j.sp.drop(&jc.gaps)
 		if j.err == nil {
 			j.err = err
 		}
 		return
 	}
 	if j.n > 0 {
-		j.write([]byte{','})
+		j.write([]byte(",\n"))
+	} else {
+		j.write([]byte("\n"))
 	}
-	j.write(newlineIndent(j.o.Indent, 1))
-	j.write(b)
+	j.write(b[:len(b)-1])
+	j.write([]byte(`,"messages":[`))
+	j.list(&jc.messages)
+	j.buf = append(j.buf[:0], `],"messages_dropped":`...)
+	j.buf = strconv.AppendUint(j.buf, jc.dropped, 10)
+	j.buf = append(j.buf, `,"violations":[`...)
+	j.write(j.buf)
+	j.list(&jc.violations)
+	j.write([]byte(`],"gaps":[`))
+	j.list(&jc.gaps)
+	j.write([]byte("]}"))
 	j.n++
 }
 
-func nonNil(r rawList) rawList {
-	if r == nil {
-		return rawList{}
-	}
-	return r
+// convHead is a conversation without its lists: the fields declared here
+// hide those of ConversationJSON and, left nil, are omitted.
+type convHead struct {
+	*ConversationJSON
+	Messages        *struct{} `json:"messages,omitempty"`
+	MessagesDropped *struct{} `json:"messages_dropped,omitempty"`
+	Violations      *struct{} `json:"violations,omitempty"`
+	Gaps            *struct{} `json:"gaps,omitempty"`
 }
 
-func newlineIndent(indent string, depth int) []byte {
-	b := []byte{'\n'}
-	for i := 0; i < depth; i++ {
-		b = append(b, indent...)
+// list streams one list of a conversation out.
+func (j *JSON) list(l *spoolList) {
+	if err := j.sp.writeTo(j.write, l); err != nil && j.err == nil {
+		j.err = err
 	}
-	return b
 }
 
 // marshal encodes v without HTML escaping, indented when indent is set
@@ -206,10 +213,11 @@ func marshal(v any, prefix, indent string) ([]byte, error) {
 	return bytes.TrimRight(b.Bytes(), "\n"), nil
 }
 
-// Close ends conversations that never ended (none do when the pipeline
-// ran to its end), writes the statistics and the end of the document, and
-// flushes. It returns the first write error met. Calling it again only
-// returns that error.
+// Close writes the statistics and the end of the document, flushes, and
+// removes the temporary file. Conversations that have not ended (none when
+// the pipeline ran to its end) are left out. It returns the first error
+// met in writing the document or reading the temporary file back. Calling
+// it again only returns that error.
 func (j *JSON) Close(st CaptureStats) error {
 	if j.closed {
 		return j.err
@@ -218,15 +226,17 @@ func (j *JSON) Close(st CaptureStats) error {
 	if st.Skipped == nil {
 		st.Skipped = map[string]uint64{}
 	}
-	b, err := marshal(st, j.o.Indent, j.o.Indent)
+	b, err := marshal(st, "", "")
 	if err != nil && j.err == nil {
 		j.err = err
 	}
-	j.write(newlineIndent(j.o.Indent, 0))
-	j.write([]byte(`],"capture":`))
+	j.write([]byte("\n],\"capture\":"))
 	j.write(b)
 	j.write([]byte("}\n"))
 	if err := j.w.Flush(); err != nil && j.err == nil {
+		j.err = err
+	}
+	if err := j.sp.Close(); err != nil && j.err == nil {
 		j.err = err
 	}
 	return j.err
