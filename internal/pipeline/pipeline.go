@@ -229,6 +229,10 @@ func (c *conv) End(t time.Time) {
 		c.p.st.WebSockets++
 	}
 	c.p.sink.next.End(&c.ref, sum)
+	// The reassembler remembers an ended connection for a while (so that
+	// its last acknowledgements open nothing new), and this handler with
+	// it: let the dissector's state go now.
+	c.d = nil
 }
 
 func endReason(r reassembly.EndReason) dissect.EndReason {
