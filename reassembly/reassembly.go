@@ -444,7 +444,7 @@ func (r *Reassembler) segment(s *stream, side Side, netFlow gopacket.Flow, tcp *
 		h.based, h.synBase = true, tcp.SYN
 		h.base = tcp.Seq
 	}
-	rel := tcp.Seq - h.base + seqOrigin
+	rel := tcp.Seq - h.base + seqOrigin - h.shift
 	flags := tcp.SYN || tcp.FIN || tcp.RST
 	if tcp.ACK {
 		// Remember what this side acknowledged of the other's bytes.
@@ -466,6 +466,9 @@ func (r *Reassembler) segment(s *stream, side Side, netFlow gopacket.Flow, tcp *
 	if tcp.SYN {
 		end++
 	}
+	// Nothing seen beyond the next byte: gopacket holds nothing for this
+	// side (see the fast path below).
+	clear := h.nextOK && h.hi == h.next
 	if !h.nextOK || int32(end-h.hi) > 0 {
 		h.hi = end
 	}
@@ -496,6 +499,21 @@ func (r *Reassembler) segment(s *stream, side Side, netFlow gopacket.Flow, tcp *
 	}
 	if n == 0 && !flags && s.inGP {
 		return // a pure acknowledgement: nothing for gopacket to do
+	}
+	if clear && rel == h.next && n > 0 && !flags && s.inGP && !s.gpDone && !h.gpClosed && s.conn.End == EndNone {
+		// The fast path: the next bytes of a side with nothing pending go
+		// straight to the handler. gopacket never sees them: the side's
+		// sequence numbers are shifted down by their length from now on,
+		// so that in gopacket's space the stream goes on where it stood
+		// (everything before rel is behind its next byte, everything
+		// after lands in its place). Only done while gopacket buffers
+		// nothing for the side, whose places would move.
+		h.shift += uint32(n)
+		h.hi = h.next
+		ds.Delivered += uint64(n)
+		r.stats.Delivered += uint64(n)
+		s.h.Data(side, tcp.Payload, t)
+		return
 	}
 
 	ctx.ci.Timestamp = t
@@ -719,16 +737,20 @@ func (r *Reassembler) Close() {
 // half is the state of one direction of a stream. Sequence numbers are in
 // the rebased space handed to gopacket.
 type half struct {
-	based    bool
-	synBase  bool   // base is the sequence number of a SYN
-	base     uint32 // sequence number of the first segment seen
-	nextOK   bool
-	next     uint32 // next byte gopacket expects
-	hi       uint32 // end of the highest segment seen
-	acked    bool
-	ack      uint32 // highest acknowledgement the peer sent (as on the wire)
-	finDone  bool   // FIN reached in order
-	gpClosed bool   // gopacket closed this half
+	based   bool
+	synBase bool   // base is the sequence number of a SYN
+	base    uint32 // sequence number of the first segment seen
+	nextOK  bool
+	next    uint32 // next byte gopacket expects
+	hi      uint32 // end of the highest segment seen
+	acked   bool
+	ack     uint32 // highest acknowledgement the peer sent (as on the wire)
+	finDone bool   // FIN reached in order
+	// shift is the count of bytes delivered without gopacket (the fast
+	// path of segment), taken off the side's sequence numbers before
+	// gopacket sees them.
+	shift    uint32
+	gpClosed bool // gopacket closed this half
 }
 
 // stream is a connection as gopacket sees it (it implements gpreasm.Stream).
