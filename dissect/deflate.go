@@ -171,10 +171,32 @@ func (z *deflateInflater) frame(compressed bool) {
 	}
 }
 
+// inflateBufPool holds the compressed-message buffers of ended
+// conversations: a buffer grown to the size of the messages of one
+// conversation serves the next, instead of growing again from nothing.
+var inflateBufPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// release implements messageInflater.
+func (z *deflateInflater) release() {
+	if z.buf != nil && cap(z.buf) <= maxPooledInflateBuf {
+		b := z.buf[:0]
+		inflateBufPool.Put(&b)
+	}
+	z.buf = nil
+	z.hist = nil
+}
+
+// maxPooledInflateBuf is the largest buffer kept for the next message, and
+// for the next conversation.
+const maxPooledInflateBuf = 256 << 10
+
 // beginUnit starts a compressed unit.
 func (z *deflateInflater) beginUnit() {
 	z.unit = true
 	z.anyUnit = true
+	if z.buf == nil {
+		z.buf = *inflateBufPool.Get().(*[]byte)
+	}
 	z.buf = z.buf[:0]
 	z.overflow = false
 	if z.lost {
@@ -229,7 +251,7 @@ func (z *deflateInflater) end(out inflateOutput, complete bool) inflateResult {
 			"undecodable: missing compression context; compressed messages of this direction are not inflated from here on")
 	}
 	r := inflateResult{inflated: z.anyUnit && !z.raw, cut: z.cut, err: z.err}
-	if cap(z.buf) > 256<<10 {
+	if cap(z.buf) > maxPooledInflateBuf {
 		z.buf = nil // do not hold on to the buffer of one large message
 	}
 	return r

@@ -75,6 +75,9 @@ type messageInflater interface {
 	write(p []byte, out inflateOutput)
 	frameEnd(out inflateOutput)
 	end(out inflateOutput, complete bool) inflateResult
+	// release gives back the buffers of an ended conversation; nothing
+	// is inflated afterwards.
+	release()
 }
 
 // pingSlots is how many unanswered pings per direction are remembered for
@@ -329,6 +332,9 @@ func (d *dirState) takeBufs() {
 // called when the conversation has ended and reported its last event;
 // nothing of the direction is decoded afterwards.
 func (d *dirState) releaseBufs() {
+	if d.inflater != nil {
+		d.inflater.release()
+	}
 	b := d.bufs
 	if b == nil {
 		return

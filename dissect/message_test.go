@@ -47,6 +47,8 @@ func (x *doublingInflater) write(p []byte, out inflateOutput) {
 	out.writePayload(x.buf)
 }
 
+func (x *doublingInflater) release() {}
+
 func (x *doublingInflater) end(out inflateOutput, complete bool) inflateResult {
 	x.calls = append(x.calls, "end")
 	if x.err == nil {
