@@ -7,8 +7,8 @@ import (
 )
 
 // DefaultMemoryBudget is the memory budget of the JSON report and of the
-// HAR when their options leave it 0: 32 MiB.
-const DefaultMemoryBudget = 32 << 20
+// HAR when their options leave it 0: 16 MiB.
+const DefaultMemoryBudget = 16 << 20
 
 // spool keeps the encoded elements of JSON arrays that cannot be written
 // yet (the messages, violations and gaps of conversations that have not
@@ -37,6 +37,12 @@ type spool struct {
 	broken   error        // the file could not be created or written
 	chunk    []byte       // copy buffer for reading segments back
 	spills   int          // times the buffers were written to the file
+	// free holds buffers let go by lists (at most budget/2 bytes of
+	// them), given to lists that need one: after a spill, every open list
+	// needs a buffer again, and making and growing new ones (zeroed,
+	// copied, returned to the system) would cost more than the encoding.
+	free    [][]byte
+	freeMem int
 }
 
 // spoolList is one JSON array of a spool: its elements separated by
@@ -113,10 +119,13 @@ func (s *spool) grow(l *spoolList, need int) bool {
 		}
 	}
 	want := len(l.buf) + need
-	newCap := min(max(2*cap(l.buf), want, minBuffer), room())
-	b := make([]byte, len(l.buf), newCap)
-	copy(b, l.buf)
-	s.mem += newCap - cap(l.buf)
+	b := s.take(want, room())
+	if b == nil {
+		b = make([]byte, 0, min(max(2*cap(l.buf), want, minBuffer), room()))
+	}
+	b = append(b, l.buf...)
+	s.mem += cap(b) - cap(l.buf)
+	s.keep(l.buf)
 	l.buf = b
 	if l.slot == 0 {
 		s.resident = append(s.resident, l)
@@ -213,9 +222,34 @@ func (s *spool) writeFile(b []byte) bool {
 	return true
 }
 
+// take returns an empty free buffer with a capacity from want to max, or
+// nil.
+func (s *spool) take(want, max int) []byte {
+	for i := len(s.free) - 1; i >= 0; i-- {
+		if b := s.free[i]; cap(b) >= want && cap(b) <= max {
+			last := len(s.free) - 1
+			s.free[i] = s.free[last]
+			s.free[last] = nil
+			s.free = s.free[:last]
+			s.freeMem -= cap(b)
+			return b[:0]
+		}
+	}
+	return nil
+}
+
+// keep puts a buffer let go on the free list, if there is room for it.
+func (s *spool) keep(b []byte) {
+	if cap(b) > 0 && s.freeMem+cap(b) <= s.budget/2 {
+		s.free = append(s.free, b[:0])
+		s.freeMem += cap(b)
+	}
+}
+
 // release lets l's buffer go and takes it off the resident lists.
 func (s *spool) release(l *spoolList) {
 	s.mem -= cap(l.buf)
+	s.keep(l.buf)
 	l.buf = nil
 	if l.slot > 0 {
 		i, last := l.slot-1, len(s.resident)-1

@@ -27,7 +27,7 @@ func main() {
 // payloads up to --max-payload); without a limit the collector lets the
 // heap grow to twice that before it runs. A soft limit: a larger working
 // set (many thousands of connections) still gets the memory it needs.
-const softMemoryLimit = 150 << 20
+const softMemoryLimit = 180 << 20
 
 func mainExit() int {
 	if os.Getenv("GOMEMLIMIT") == "" {
