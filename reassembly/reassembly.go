@@ -93,6 +93,7 @@ package reassembly
 import (
 	"fmt"
 	"net/netip"
+	"sort"
 	"time"
 
 	"github.com/google/gopacket"
@@ -325,7 +326,72 @@ type Reassembler struct {
 	flushing  bool
 	closed    bool
 
+	// While gopacket flushes, the handler calls it causes are held here
+	// and made afterwards in the order of the connections' IDs: gopacket
+	// walks its connections in map order, which changes from run to run,
+	// and the output must not.
+	held    []heldCall
+	heldBuf []byte
+
 	stats Stats
+}
+
+// heldCall is a Handler call held during a flush: Data of
+// heldBuf[off:off+n], a Gap of gap bytes, or End.
+type heldCall struct {
+	s      *stream
+	kind   uint8
+	side   Side
+	off, n int
+	gap    uint64
+	t      time.Time
+}
+
+const (
+	heldData = iota
+	heldGap
+	heldEnd
+)
+
+// dispatchHeld makes the held handler calls, connection by connection in
+// the order of their IDs, each connection's in the order they came.
+func (r *Reassembler) dispatchHeld() {
+	if len(r.held) == 0 {
+		return
+	}
+	sort.SliceStable(r.held, func(i, j int) bool { return r.held[i].s.conn.ID < r.held[j].s.conn.ID })
+	for i := range r.held {
+		c := &r.held[i]
+		switch c.kind {
+		case heldData:
+			c.s.h.Data(c.side, r.heldBuf[c.off:c.off+c.n], c.t)
+		case heldGap:
+			c.s.h.Gap(c.side, c.gap, c.t)
+		case heldEnd:
+			c.s.h.End(c.t)
+		}
+		c.s = nil
+	}
+	r.held = r.held[:0]
+	if cap(r.heldBuf) > 1<<20 {
+		r.heldBuf = nil
+	}
+	r.heldBuf = r.heldBuf[:0]
+}
+
+// streamsByID returns the streams of r.conns that keep(s) accepts, each
+// once, in the order of their IDs.
+func (r *Reassembler) streamsByID(keep func(*stream) bool) []*stream {
+	var out []*stream
+	for k, ref := range r.conns {
+		s := ref.s
+		if flowKey(s.conn.sides[SideA]) != k || !keep(s) {
+			continue // each stream is in the map under both directions
+		}
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].conn.ID < out[j].conn.ID })
+	return out
 }
 
 // New returns a Reassembler that makes a Handler with f for each connection.
@@ -609,7 +675,11 @@ func (r *Reassembler) end(s *stream, why EndReason) {
 		r.stats.EndedReused++
 	}
 	if s.h != nil {
-		s.h.End(s.conn.Last)
+		if r.flushing {
+			r.held = append(r.held, heldCall{s: s, kind: heldEnd, t: s.conn.Last})
+		} else {
+			s.h.End(s.conn.Last)
+		}
 	}
 	if s.inGP && !s.gpDone {
 		// gopacket may be calling us: release it once it has returned.
@@ -695,12 +765,11 @@ func (r *Reassembler) flush() {
 	// sees (acknowledgements, keep-alives), so idleness is decided here.
 	r.asm.FlushWithOptions(gpreasm.FlushOptions{T: r.now.Add(-wait)})
 	r.flushing = false
+	r.dispatchHeld()
 	r.releaseEnded()
 	idle := r.now.Add(-r.cfg.IdleTimeout)
-	for _, ref := range r.conns {
-		if s := ref.s; s.conn.End == EndNone && s.conn.Last.Before(idle) {
-			r.end(s, EndTimeout)
-		}
+	for _, s := range r.streamsByID(func(s *stream) bool { return s.conn.End == EndNone && s.conn.Last.Before(idle) }) {
+		r.end(s, EndTimeout)
 	}
 	r.releaseEnded()
 	for _, ref := range r.conns {
@@ -725,11 +794,10 @@ func (r *Reassembler) Close() {
 	r.flushing = true
 	r.asm.FlushAll()
 	r.flushing = false
+	r.dispatchHeld()
 	r.release = r.release[:0]
-	for _, ref := range r.conns {
-		if ref.s.conn.End == EndNone {
-			r.end(ref.s, EndCapture)
-		}
+	for _, s := range r.streamsByID(func(s *stream) bool { return s.conn.End == EndNone }) {
+		r.end(s, EndCapture)
 	}
 	r.closed = true
 }
@@ -829,14 +897,24 @@ func (s *stream) ReassembledSG(sg gpreasm.ScatterGather, ac gpreasm.AssemblerCon
 				r.stats.TotalPageLimitGaps++
 			}
 		}
-		s.h.Gap(side, uint64(skip), t)
+		if r.flushing {
+			r.held = append(r.held, heldCall{s: s, kind: heldGap, side: side, gap: uint64(skip), t: t})
+		} else {
+			s.h.Gap(side, uint64(skip), t)
+		}
 	}
 	n, _ := sg.Lengths()
 	if n > 0 {
 		h.next += uint32(n)
 		ds.Delivered += uint64(n)
 		r.stats.Delivered += uint64(n)
-		s.h.Data(side, sg.Fetch(n), t)
+		if r.flushing {
+			off := len(r.heldBuf)
+			r.heldBuf = append(r.heldBuf, sg.Fetch(n)...)
+			r.held = append(r.held, heldCall{s: s, kind: heldData, side: side, off: off, n: n, t: t})
+		} else {
+			s.h.Data(side, sg.Fetch(n), t)
+		}
 	}
 	if !end {
 		return

@@ -11,16 +11,22 @@ import (
 	"github.com/wsdump/wsdump/internal/testutil"
 )
 
-// writeBulk writes a bulk capture of about mb MiB for the tests.
-func writeBulk(t *testing.T, mb int64) string {
+// writeBulk writes a bulk capture of about mb MiB for the tests, with a
+// quarter of the connections compressed, and, when lossy, a segment in 50
+// lost and one in 40 reordered.
+func writeBulk(t *testing.T, mb int64, lossy bool) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "bulk.pcap")
+	opt := pcaptest.BulkOptions{Size: mb << 20, Conns: 50, Seed: 3, Deflate: 25}
+	if lossy {
+		opt.LossEvery, opt.ReorderEvery = 50, 40
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	bw := bufio.NewWriter(f)
-	if _, err := pcaptest.WriteBulk(bw, pcaptest.BulkOptions{Size: mb << 20, Conns: 50, Seed: 3}); err != nil {
+	if _, err := pcaptest.WriteBulk(bw, opt); err != nil {
 		t.Fatal(err)
 	}
 	if err := bw.Flush(); err != nil {
@@ -35,7 +41,7 @@ func writeBulk(t *testing.T, mb int64) string {
 // TestWorkersSameOutput: every output is byte for byte the same with one
 // worker and with the staged run, and from one staged run to the next.
 func TestWorkersSameOutput(t *testing.T) {
-	files := []string{writeBulk(t, 4)}
+	files := []string{writeBulk(t, 4, false), writeBulk(t, 3, true)}
 	files = append(files, testutil.SharedCaptures(t)...)
 	own, _ := filepath.Glob(filepath.Join(testutil.RepoRoot(t), "testdata", "pcaps", "*.pcap*"))
 	files = append(files, own...)
