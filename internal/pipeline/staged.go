@@ -31,7 +31,7 @@ var (
 	streamBatchRecs  = 2048
 	evBatchBytes     = 1 << 20 // payload bytes per event batch
 	evBatchEvents    = 1024
-	evBatchMaxRetain = 4 << 20 // a batch whose arena grew beyond this is not kept
+	batchMaxRetain   = 4 << 20 // a batch whose arena grew beyond this gets a new one
 	// Arenas are made twice the size at which a batch is sent on, so that
 	// a batch is sent before any event of up to that size would make its
 	// arena grow.
@@ -70,7 +70,7 @@ type streamBatch struct {
 
 func (b *streamBatch) reset() {
 	b.recs = b.recs[:0]
-	if cap(b.data) > evBatchMaxRetain {
+	if cap(b.data) > batchMaxRetain {
 		b.data = make([]byte, 0, 2*streamBatchBytes)
 	}
 	b.data = b.data[:0]
@@ -271,7 +271,7 @@ func (b *evBatch) reset() {
 	b.gaps = b.gaps[:0]
 	clear(b.sums)
 	b.sums = b.sums[:0]
-	if cap(b.data) > evBatchMaxRetain {
+	if cap(b.data) > batchMaxRetain {
 		b.data = make([]byte, 0, 2*evBatchBytes)
 	}
 	b.data = b.data[:0]
