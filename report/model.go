@@ -328,15 +328,6 @@ func (r rawList) MarshalJSON() ([]byte, error) {
 	return append(out, ']'), nil
 }
 
-// add appends one encoded element.
-func (r *rawList) add(elem []byte) {
-	if *r == nil {
-		*r = make(rawList, 0, len(elem)+1)
-	} else if len(*r) > 0 {
-		*r = append(*r, ',')
-	}
-	*r = append(*r, elem...)
-}
 
 // --- hand-written encoding of the frequent events ---
 
