@@ -48,6 +48,7 @@ type checkSink struct {
 	ops                   map[dissect.Opcode]uint64
 	fragmented            uint64
 	payload               uint64
+	compressed, inflated  uint64
 	rtts                  uint64
 	ends, cleanFIN        uint64
 	violations, gaps, bad []string
@@ -88,6 +89,12 @@ func (s *checkSink) Message(c *dissect.ConvRef, m *dissect.Message) {
 	if m.HasRTT {
 		s.rtts++
 	}
+	if m.Compressed {
+		s.compressed++
+		if m.Inflated && m.InflateErr == "" {
+			s.inflated++
+		}
+	}
 	if m.Incomplete || m.Truncated && m.Length <= 64<<10 || m.Opcode == dissect.OpText && !m.ValidUTF8 {
 		s.badf("conv %d: %s message %d %s incomplete=%v truncated=%v utf8=%v", c.ID, m.Dir, m.Index, m.Opcode, m.Incomplete, m.Truncated, m.ValidUTF8)
 	}
@@ -115,18 +122,25 @@ func (s *checkSink) End(c *dissect.ConvRef, sum *dissect.Summary) {
 }
 
 // TestBulkCaptureThroughPipeline decodes a capture of pcaptest.WriteBulk
-// with the whole pipeline and compares every count with what the generator
-// says it wrote.
+// (a quarter of its connections with permessage-deflate and context
+// takeover) with the whole pipeline, in one goroutine and staged, and
+// compares every count with what the generator says it wrote.
 func TestBulkCaptureThroughPipeline(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bulk.pcap")
-	bs := writeBulkFile(t, path, pcaptest.BulkOptions{Size: 6 << 20, Conns: 60, Seed: 11, MessagesPerConn: 60})
+	bs := writeBulkFile(t, path, pcaptest.BulkOptions{Size: 6 << 20, Conns: 60, Seed: 11, MessagesPerConn: 60, Deflate: 25})
+	for _, workers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) { checkBulkRun(t, path, bs, workers) })
+	}
+}
+
+func checkBulkRun(t *testing.T, path string, bs pcaptest.BulkStats, workers int) {
 	src, err := capture.OpenFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
 	sink := &checkSink{ops: map[dissect.Opcode]uint64{}}
-	st, err := Run(context.Background(), src, Config{Dissect: dissect.DefaultConfig()}, sink)
+	st, err := Run(context.Background(), src, Config{Dissect: dissect.DefaultConfig(), Workers: workers}, sink)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +176,9 @@ func TestBulkCaptureThroughPipeline(t *testing.T) {
 	eq("pongs with a round-trip time", sink.rtts, bs.Pongs)
 	eq("closes", sink.ops[dissect.OpClose], bs.Closes)
 	eq("message payload bytes", sink.payload, bs.PayloadBytes)
-	if bs.Fragmented == 0 || bs.Pings == 0 || bs.MaxMessageLen <= 64<<10 {
+	eq("compressed messages", sink.compressed, bs.CompressedMessages)
+	eq("compressed messages inflated", sink.inflated, bs.CompressedMessages)
+	if bs.Fragmented == 0 || bs.Pings == 0 || bs.MaxMessageLen <= 64<<10 || bs.CompressedMessages == 0 {
 		t.Errorf("the capture lacks kinds of messages the test means to cover: %+v", bs)
 	}
 }
@@ -199,8 +215,8 @@ func benchMB(b *testing.B) int64 {
 }
 
 // BenchmarkPacketPath measures the packet path on a capture of
-// pcaptest.WriteBulk (200 interleaved connections, WSDUMP_BENCH_MB
-// megabytes, generated once, not timed):
+// pcaptest.WriteBulk (200 interleaved connections, a quarter compressed,
+// WSDUMP_BENCH_MB megabytes, generated once, not timed):
 //
 //	read_decode_reassemble: read, link-layer decode and TCP reassembly
 //	                        into handlers that only count bytes
@@ -212,7 +228,7 @@ func benchMB(b *testing.B) int64 {
 // count too) per packet and per connection, and bytes allocated per packet.
 func BenchmarkPacketPath(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "bench.pcap")
-	bs := writeBulkFile(b, path, pcaptest.BulkOptions{Size: benchMB(b) << 20, Seed: 1})
+	bs := writeBulkFile(b, path, pcaptest.BulkOptions{Size: benchMB(b) << 20, Seed: 1, Deflate: 25})
 	b.Logf("capture: %.1f MB, %d packets, %d connections, %d messages", float64(bs.Bytes)/(1<<20), bs.Packets, bs.Conns, bs.Messages)
 
 	b.Run("read_decode_reassemble", func(b *testing.B) {
