@@ -183,7 +183,6 @@ func openOutputs(cfg *config, stdout io.Writer, stop func()) (*outputs, error) {
 			o.close(report.CaptureStats{})
 			return err
 		}
-		// Live capture is read as it happens: flush every event.
 		// Each line is flushed where someone reads as it happens: a
 		// terminal, or a pipe fed by a live capture or by standard input
 		// (tcpdump -w - | wsdump -r - --jsonl - | jq). Reading a file, a
@@ -242,10 +241,8 @@ func (o *outputs) close(cs report.CaptureStats) error {
 	return first
 }
 
-// isRegularFile reports whether w is a file on disk (not a pipe, socket or
-// terminal), where buffering until the end is right.
 // isRegularFile reports whether x, an input or an output, is an *os.File
-// open on a regular file.
+// open on a regular file (not a pipe, socket or terminal).
 func isRegularFile(x any) bool {
 	f, ok := x.(*os.File)
 	if !ok {
