@@ -69,6 +69,24 @@
 // it. A direction longer than 3 GiB is still exposed to that defect at its
 // crossing.
 //
+// # What gopacket sees
+//
+// A segment that carries the next bytes of a side for which nothing is
+// buffered (the common case: a connection without loss or reordering) is
+// handed to the Handler directly, without gopacket. From then on that
+// side's sequence numbers are shifted down by those bytes before gopacket
+// sees them, so that gopacket's view of the side goes on where it stood:
+// gopacket handles only reordering, overlaps, holes and the placing of
+// FIN and RST. This also means that the wrap defect above needs 3 GiB of
+// the bytes gopacket sees, not of the whole direction.
+//
+// gopacket walks its connections in the order of a Go map when it
+// flushes. The Handler calls a flush causes (bytes held behind a hole
+// that is given up, gaps, ends) are therefore held and made afterwards
+// connection by connection in the order of their IDs, as are the ends by
+// timeout and at Close: the same input gives the same calls in the same
+// order.
+//
 // gopacket lets a new segment replace bytes it buffered ahead of a hole.
 // For retransmissions that is harmless, but a keep-alive probe sent while
 // the capture missed earlier bytes carries one garbage byte at the place of
@@ -534,7 +552,7 @@ func (r *Reassembler) segment(s *stream, side Side, netFlow gopacket.Flow, tcp *
 	}
 	// Nothing seen beyond the next byte: gopacket holds nothing for this
 	// side (see the fast path below).
-	clear := h.nextOK && h.hi == h.next
+	nothingAhead := h.nextOK && h.hi == h.next
 	if !h.nextOK || int32(end-h.hi) > 0 {
 		h.hi = end
 	}
@@ -566,7 +584,7 @@ func (r *Reassembler) segment(s *stream, side Side, netFlow gopacket.Flow, tcp *
 	if n == 0 && !flags && s.inGP {
 		return // a pure acknowledgement: nothing for gopacket to do
 	}
-	if clear && rel == h.next && n > 0 && !flags && s.inGP && !s.gpDone && !h.gpClosed && s.conn.End == EndNone {
+	if nothingAhead && rel == h.next && n > 0 && !flags && s.inGP && !s.gpDone && !h.gpClosed && s.conn.End == EndNone {
 		// The fast path: the next bytes of a side with nothing pending go
 		// straight to the handler. gopacket never sees them: the side's
 		// sequence numbers are shifted down by their length from now on,
