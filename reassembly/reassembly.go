@@ -69,24 +69,6 @@
 // it. A direction longer than 3 GiB is still exposed to that defect at its
 // crossing.
 //
-// # What gopacket sees
-//
-// A segment that carries the next bytes of a side for which nothing is
-// buffered (the common case: a connection without loss or reordering) is
-// handed to the Handler directly, without gopacket. From then on that
-// side's sequence numbers are shifted down by those bytes before gopacket
-// sees them, so that gopacket's view of the side goes on where it stood:
-// gopacket handles only reordering, overlaps, holes and the placing of
-// FIN and RST. This also means that the wrap defect above needs 3 GiB of
-// the bytes gopacket sees, not of the whole direction.
-//
-// gopacket walks its connections in the order of a Go map when it
-// flushes. The Handler calls a flush causes (bytes held behind a hole
-// that is given up, gaps, ends) are therefore held and made afterwards
-// connection by connection in the order of their IDs, as are the ends by
-// timeout and at Close: the same input gives the same calls in the same
-// order.
-//
 // gopacket lets a new segment replace bytes it buffered ahead of a hole.
 // For retransmissions that is harmless, but a keep-alive probe sent while
 // the capture missed earlier bytes carries one garbage byte at the place of
@@ -99,6 +81,25 @@
 // context. The reassembler never calls CaptureInfo and passes a context of
 // its own to every segment it expects gopacket to buffer, so the time of
 // bytes delivered after a hole is the time of the segment that carried them.
+//
+// # What gopacket sees
+//
+// A segment that carries the next bytes of a side for which nothing is
+// buffered (the common case: a connection without loss or reordering) is
+// handed to the Handler directly, without gopacket. From then on that
+// side's sequence numbers are shifted down by those bytes before gopacket
+// sees them, so that gopacket's view of the side goes on where it stood:
+// gopacket handles only reordering, overlaps, holes and the placing of
+// FIN and RST. This also means that the wrap defect of the workarounds
+// below needs 3 GiB of the bytes gopacket sees, not of the whole
+// direction.
+//
+// gopacket walks its connections in the order of a Go map when it
+// flushes. The Handler calls a flush causes (bytes held behind a hole
+// that is given up, gaps, ends) are therefore held and made afterwards
+// connection by connection in the order of their IDs, as are the ends by
+// timeout and at Close: the same input gives the same calls in the same
+// order.
 //
 // # Segment input
 //
