@@ -91,7 +91,7 @@
 // sees them, so that gopacket's view of the side goes on where it stood:
 // gopacket handles only reordering, overlaps, holes and the placing of
 // FIN and RST. This also means that the wrap defect of the workarounds
-// below needs 3 GiB of the bytes gopacket sees, not of the whole
+// above needs 3 GiB of the bytes gopacket sees, not of the whole
 // direction.
 //
 // gopacket walks its connections in the order of a Go map when it
