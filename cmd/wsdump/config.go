@@ -79,9 +79,9 @@ Options:
                      counted and skipped
   --max-payload N    keep at most N bytes of each payload (default 65536;
                      0 keeps every byte); lengths and SHA-256 cover it all
-  --workers N        1: decode in one thread; 2 (the default): read, decode
-                     and print in three concurrent stages, for the same
-                     output sooner (capture files only)
+  --workers N        1: decode in one thread; N >= 2 (default 2): read,
+                     dissect (in N shards by connection) and print at
+                     once, for the same output sooner (capture files only)
   --color WHEN       colour the output: auto (a terminal, unless NO_COLOR is
                      set), always or never (default auto)
   --utc              print times in UTC instead of the local time zone
@@ -212,10 +212,10 @@ func parseArgs(args []string, out io.Writer, getenv func(string) string) (*confi
 	cfg.workers = 2
 	fs.Func("workers", "", func(s string) error {
 		n, err := strconv.ParseUint(s, 10, 8)
-		if err != nil || n == 0 {
-			return errors.New("want 1 or 2")
+		if err != nil || n == 0 || n > 8 {
+			return errors.New("want a number of workers from 1 to 8")
 		}
-		cfg.workers = int(min(n, 2))
+		cfg.workers = int(n)
 		return nil
 	})
 	colorWhen := "auto"

@@ -94,8 +94,9 @@ func run(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Wr
 	// The stages pass packets and events on in batches, which would hold
 	// back the output of a pipe fed as the traffic happens (tcpdump -w - |
 	// wsdump -r -): standard input is staged only when it is a file.
-	if live == nil && (cfg.readFile != "-" || isRegularFile(stdin)) {
-		pc.Workers = cfg.workers
+	if live == nil && (cfg.readFile != "-" || isRegularFile(stdin)) && cfg.workers > 1 {
+		// A reader, cfg.workers dissectors and an output.
+		pc.Workers = cfg.workers + 1
 	}
 	pc.Reassembly.MaxConns = cfg.maxConns
 	st, runErr := pipeline.Run(runCtx, src, pc, sink)

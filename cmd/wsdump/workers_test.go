@@ -60,12 +60,12 @@ func TestWorkersSameOutput(t *testing.T) {
 			if len(out1) == 0 {
 				t.Fatalf("%s %q: no output", filepath.Base(path), mode)
 			}
-			for run := 0; run < 2; run++ {
-				out2, err2, e2 := runInProcess(t, nil, append(args, "--workers", "2")...)
+			for run, workers := range []string{"2", "2", "3"} {
+				out2, err2, e2 := runInProcess(t, nil, append(args, "--workers", workers)...)
 				err2 = withoutPeakMemory(err2)
 				if out2 != out1 || err2 != err1 || (e1 == nil) != (e2 == nil) {
-					t.Errorf("%s %q run %d: output differs between 1 and 2 workers (%d and %d bytes; stderr %q and %q)",
-						filepath.Base(path), mode, run, len(out1), len(out2), err1, err2)
+					t.Errorf("%s %q run %d: output differs between 1 and %s workers (%d and %d bytes; stderr %q and %q)",
+						filepath.Base(path), mode, run, workers, len(out1), len(out2), err1, err2)
 				}
 			}
 		}

@@ -25,12 +25,12 @@ type Config struct {
 	// MaxPackets stops after this many packets (0: no limit).
 	MaxPackets uint64
 	// Workers is the number of goroutines of the run. 0 or 1: one does
-	// everything. 2 or more: reading and decoding packets, reassembly and
-	// dissection, and the sink run in three goroutines joined by bounded
-	// queues (see staged.go); the sink then runs on a goroutine of its
-	// own, and receives the very same events in the same order. Batching
-	// delays events by up to a few thousand packets: meant for files, not
-	// for live sources (ErrTimeout does not move the reassembler's clock).
+	// everything. 2 or more: reading, decoding and reassembly in one,
+	// dissection in Workers-1 (connections shared out by ID), the sink in
+	// one more, joined by bounded queues (see staged.go); the sink
+	// receives the very same events in the same order. Events wait in
+	// batches of up to a few thousand packets: meant for files; a live
+	// source would show them late.
 	Workers int
 	// DropFrames leaves Frame events out (they are still counted): for
 	// sinks that show none, which saves copying them between stages.

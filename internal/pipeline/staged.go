@@ -53,6 +53,7 @@ const (
 // (data[off:off+n]), report a gap of gap bytes, or end a connection (conn:
 // its final description).
 type streamRec struct {
+	seq    uint64 // place among all records of the reader, for the merge
 	kind   streamKind
 	side   reassembly.Side
 	id     uint64
@@ -78,22 +79,74 @@ func (b *streamBatch) reset() {
 	b.conns = b.conns[:0]
 }
 
-// streamQueue is the reassembler's side of the queue to the dissector.
+// streamQueue is the reassembler's side of the queue to one dissector.
 type streamQueue struct {
+	rt         *streamRouter
 	cur        *streamBatch
 	full, free chan *streamBatch
 }
 
+// streamRouter sends each connection's records to the dissector of its
+// shard (its ID modulo the number of dissectors) and numbers all records
+// in the order the reassembler made them. The batches of all shards are
+// sent on together, so that the n-th batch of every dissector covers the
+// same span of records: the output stage merges the events of a span by
+// record number.
+type streamRouter struct {
+	shards []*streamQueue
+	seq    uint64
+}
+
+func newStreamRouter(n int) *streamRouter {
+	rt := &streamRouter{}
+	for i := 0; i < n; i++ {
+		q := &streamQueue{rt: rt, full: make(chan *streamBatch, stagedQueue), free: make(chan *streamBatch, stagedQueue+2)}
+		for j := 0; j < stagedQueue+2; j++ {
+			q.free <- &streamBatch{recs: make([]streamRec, 0, streamBatchRecs), data: make([]byte, 0, 2*streamBatchBytes)}
+		}
+		q.cur = <-q.free
+		rt.shards = append(rt.shards, q)
+	}
+	return rt
+}
+
+func (rt *streamRouter) queue(id uint64) *streamQueue {
+	return rt.shards[id%uint64(len(rt.shards))]
+}
+
+// sendAll sends the current batch of every shard on, empty ones too.
+func (rt *streamRouter) sendAll() {
+	for _, q := range rt.shards {
+		q.full <- q.cur
+		q.cur = <-q.free
+	}
+}
+
+// close sends what is left and ends the dissectors' input.
+func (rt *streamRouter) close() {
+	for _, q := range rt.shards {
+		if len(q.cur.recs) > 0 {
+			rt.sendAll()
+			break
+		}
+	}
+	for _, q := range rt.shards {
+		q.cur = nil
+		close(q.full)
+	}
+}
+
 func (q *streamQueue) add(r streamRec, data []byte) {
 	b := q.cur
+	r.seq = q.rt.seq
+	q.rt.seq++
 	if len(data) > 0 {
 		r.off, r.n = len(b.data), len(data)
 		b.data = append(b.data, data...)
 	}
 	b.recs = append(b.recs, r)
 	if len(b.data) >= streamBatchBytes || len(b.recs) >= streamBatchRecs {
-		q.full <- b
-		q.cur = <-q.free
+		q.rt.sendAll()
 	}
 }
 
@@ -109,7 +162,7 @@ func (q *streamQueue) addConn(k streamKind, c *reassembly.Conn, t time.Time) {
 // connections that never carry data (half-open scans) cost the dissector
 // stage nothing while they are open.
 type streamRecorder struct {
-	q         *streamQueue
+	q         *streamQueue // of the connection's shard
 	rc        *reassembly.Conn
 	announced bool
 }
@@ -139,86 +192,105 @@ type readerResult struct {
 	err error
 }
 
-// runStaged is Run over three goroutines; see Config.Workers.
+// runStaged is Run over goroutines; see Config.Workers.
 func runStaged(ctx context.Context, src capture.Source, cfg Config, sink dissect.Sink) (Stats, error) {
-	sq := &streamQueue{full: make(chan *streamBatch, stagedQueue), free: make(chan *streamBatch, stagedQueue+2)}
-	for i := 0; i < stagedQueue+2; i++ {
-		sq.free <- &streamBatch{recs: make([]streamRec, 0, streamBatchRecs), data: make([]byte, 0, 2*streamBatchBytes)}
-	}
-	sq.cur = <-sq.free
+	shards := max(cfg.Workers-1, 1)
+	rt := newStreamRouter(shards)
 	var rr readerResult
 	go func() {
-		rr = readStage(ctx, src, cfg, sq)
-		close(sq.full)
+		rr = readStage(ctx, src, cfg, rt)
+		rt.close()
 	}()
 
-	q := newEventQueue(sink)
-	// Digests left to the owner are computed by the output stage.
-	q.fillDigest = cfg.Dissect.LateDigest
-	outDone := make(chan struct{})
-	go func() {
-		q.outputStage()
-		close(outDone)
-	}()
+	out := newOutput(sink, cfg.Dissect.LateDigest)
+	var dissectors []*dissectStage
+	for i := 0; i < shards; i++ {
+		d := newDissectStage(cfg)
+		dissectors = append(dissectors, d)
+		out.in = append(out.in, d.q)
+		go d.run(rt.shards[i])
+	}
+	out.run()
 
-	p := &pipe{cfg: cfg, dcfg: cfg.Dissect}
-	p.sink = countingSink{next: q, st: &p.st, dropFrames: cfg.DropFrames}
-	convs := map[uint64]*conv{}
-	var idle conv
-	var idleConn reassembly.Conn
-	for b := range sq.full {
+	var st Stats
+	for _, d := range dissectors {
+		st.Conversations += d.p.st.Conversations
+		st.WebSockets += d.p.st.WebSockets
+		st.Handshakes += d.p.st.Handshakes
+		st.Messages += d.p.st.Messages
+		st.Frames += d.p.st.Frames
+		st.Violations += d.p.st.Violations
+		st.Gaps += d.p.st.Gaps
+	}
+	st.Capture = rr.st.Capture
+	st.Reassembly = rr.st.Reassembly
+	st.First, st.Last = rr.st.First, rr.st.Last
+	return st, rr.err
+}
+
+// dissectStage is one dissector goroutine: the conversations of its shard.
+type dissectStage struct {
+	p        *pipe
+	q        *eventQueue
+	convs    map[uint64]*conv
+	idle     conv
+	idleConn reassembly.Conn
+}
+
+func newDissectStage(cfg Config) *dissectStage {
+	d := &dissectStage{p: &pipe{cfg: cfg, dcfg: cfg.Dissect}, q: newEventQueue(), convs: map[uint64]*conv{}}
+	d.p.sink = countingSink{next: d.q, st: &d.p.st, dropFrames: cfg.DropFrames}
+	return d
+}
+
+// run dissects the records of in; after each batch it sends its events
+// on, the last batch marked as the end of the span.
+func (d *dissectStage) run(in *streamQueue) {
+	for b := range in.full {
 		for i := range b.recs {
 			r := &b.recs[i]
+			d.q.seq = r.seq
 			switch r.kind {
 			case streamOpen:
 				rc := new(reassembly.Conn)
 				*rc = b.conns[r.conn]
-				convs[r.id] = &conv{p: p, rc: rc}
+				d.convs[r.id] = &conv{p: d.p, rc: rc}
 			case streamData:
-				convs[r.id].Data(r.side, b.data[r.off:r.off+r.n], r.t)
+				d.convs[r.id].Data(r.side, b.data[r.off:r.off+r.n], r.t)
 			case streamGap:
-				convs[r.id].Gap(r.side, r.gap, r.t)
+				d.convs[r.id].Gap(r.side, r.gap, r.t)
 			case streamEnd:
-				c := convs[r.id]
+				c := d.convs[r.id]
 				if c == nil {
 					// Announced by its end: it never carried data. Such
 					// connections can come by the hundred thousand (a
 					// scan): they share one conv, used for the End alone.
-					c = &idle
-					*c = conv{p: p, rc: &idleConn}
+					c = &d.idle
+					*c = conv{p: d.p, rc: &d.idleConn}
 				}
-				delete(convs, r.id)
+				delete(d.convs, r.id)
 				*c.rc = b.conns[r.conn]
 				c.End(r.t)
 			}
 		}
 		b.reset()
-		sq.free <- b
+		in.free <- b
+		d.q.endSpan()
 	}
-	q.finish()
-	<-outDone
-
-	p.st.Capture = rr.st.Capture
-	p.st.Reassembly = rr.st.Reassembly
-	p.st.First, p.st.Last = rr.st.First, rr.st.Last
-	return p.st, rr.err
+	close(d.q.full)
 }
 
 // readStage reads, decodes and reassembles packets until the source ends,
 // ctx is done or MaxPackets are read, and queues what the reassembler
 // hands over.
-func readStage(ctx context.Context, src capture.Source, cfg Config, q *streamQueue) readerResult {
+func readStage(ctx context.Context, src capture.Source, cfg Config, rt *streamRouter) readerResult {
 	var res readerResult
 	dec := capture.NewDecoder()
 	r := reassembly.New(cfg.Reassembly, func(c *reassembly.Conn) reassembly.Handler {
-		return &streamRecorder{q: q, rc: c}
+		return &streamRecorder{q: rt.queue(c.ID), rc: c}
 	})
 	res.err = readLoop(ctx, src, cfg.MaxPackets, dec, r, &res.st)
 	r.Close()
-	if len(q.cur.recs) > 0 {
-		q.full <- q.cur
-	}
-	q.cur = nil
 	res.st.Capture = dec.Stats()
 	res.st.Reassembly = r.Stats()
 	return res
@@ -239,6 +311,7 @@ const (
 // evEntry is one event of a batch: its kind, its place in the slice of
 // that kind, its conversation, and the place of its payload in data.
 type evEntry struct {
+	seq    uint64 // the stream record that caused it
 	kind   evKind
 	idx    int32
 	off, n int
@@ -246,6 +319,7 @@ type evEntry struct {
 }
 
 type evBatch struct {
+	last   bool // the last batch of a span of records
 	order  []evEntry
 	hs     []dissect.Handshake
 	resp   []dissect.Response
@@ -258,6 +332,7 @@ type evBatch struct {
 }
 
 func (b *evBatch) reset() {
+	b.last = false
 	b.order = b.order[:0]
 	clear(b.hs) // drop the references to handshakes and strings
 	b.hs = b.hs[:0]
@@ -280,23 +355,15 @@ func (b *evBatch) reset() {
 // eventQueue is the dissector's sink in a staged run: it copies each event
 // into a batch, and its output stage replays the batches to the real sink.
 type eventQueue struct {
-	sink       dissect.Sink
-	fillDigest bool
+	seq        uint64 // the stream record being dissected
 	cur        *evBatch
 	full, free chan *evBatch
-
-	// Output side: one ConvRef per open conversation, so that the sink
-	// sees the same pointer for all events of a conversation.
-	refs  map[uint64]*dissect.ConvRef
-	spare []*dissect.ConvRef // of ended conversations, for new ones
 }
 
-func newEventQueue(sink dissect.Sink) *eventQueue {
+func newEventQueue() *eventQueue {
 	q := &eventQueue{
-		sink: sink,
 		full: make(chan *evBatch, stagedQueue),
 		free: make(chan *evBatch, stagedQueue+2),
-		refs: map[uint64]*dissect.ConvRef{},
 	}
 	for i := 0; i < stagedQueue+2; i++ {
 		q.free <- &evBatch{data: make([]byte, 0, 2*evBatchBytes)}
@@ -305,11 +372,20 @@ func newEventQueue(sink dissect.Sink) *eventQueue {
 	return q
 }
 
+// endSpan sends the current batch on, marked as the last of its span of
+// stream records (empty if no event came).
+func (q *eventQueue) endSpan() {
+	q.cur.last = true
+	q.full <- q.cur
+	q.cur = <-q.free
+}
+
 // add records event e of conversation c, with payload p, and sends the
 // batch on when it is full.
 func (q *eventQueue) add(e evEntry, c *dissect.ConvRef, p []byte) {
 	b := q.cur
 	e.ref = *c
+	e.seq = q.seq
 	if len(p) > 0 {
 		e.off, e.n = len(b.data), len(p)
 		b.data = append(b.data, p...)
@@ -379,34 +455,78 @@ func (q *eventQueue) End(c *dissect.ConvRef, s *dissect.Summary) {
 	q.add(evEntry{kind: evEnd, idx: int32(len(b.sums) - 1)}, c, nil)
 }
 
-// finish sends the last batch and ends the output stage.
-func (q *eventQueue) finish() {
-	if len(q.cur.order) > 0 {
-		q.full <- q.cur
-	}
-	q.cur = nil
-	close(q.full)
+// output is the output stage: it merges the event batches of the
+// dissectors by stream record number and replays them to the sink.
+type output struct {
+	sink       dissect.Sink
+	fillDigest bool // digests left to the owner are computed here
+	in         []*eventQueue
+
+	// One ConvRef per open conversation, so that the sink sees the same
+	// pointer for all events of a conversation.
+	refs  map[uint64]*dissect.ConvRef
+	spare []*dissect.ConvRef // of ended conversations, for new ones
 }
 
-// outputStage replays every batch to the sink, in order.
-func (q *eventQueue) outputStage() {
-	for b := range q.full {
-		q.replay(b)
-		b.reset()
-		q.free <- b
+func newOutput(sink dissect.Sink, fillDigest bool) *output {
+	return &output{sink: sink, fillDigest: fillDigest, refs: map[uint64]*dissect.ConvRef{}}
+}
+
+// run replays every event until the dissectors are done. The dissectors
+// send, for each span of stream records, their events in record order
+// ending with a batch marked last; within a span the events of all
+// dissectors are merged by record number. A record's events all come
+// from the one dissector of its connection.
+func (o *output) run() {
+	heads := make([]*evBatch, len(o.in))
+	pos := make([]int, len(o.in))
+	for {
+		for k, q := range o.in {
+			b, ok := <-q.full
+			if !ok {
+				return // every dissector ends after the same span
+			}
+			heads[k], pos[k] = b, 0
+		}
+		for {
+			best := -1
+			for k, q := range o.in {
+				for pos[k] == len(heads[k].order) && !heads[k].last {
+					o.recycle(q, heads[k])
+					heads[k], pos[k] = <-q.full, 0
+				}
+				if pos[k] < len(heads[k].order) && (best < 0 || heads[k].order[pos[k]].seq < heads[best].order[pos[best]].seq) {
+					best = k
+				}
+			}
+			if best < 0 {
+				break // the span is done
+			}
+			o.replay(heads[best], pos[best])
+			pos[best]++
+		}
+		for k, q := range o.in {
+			o.recycle(q, heads[k])
+			heads[k] = nil
+		}
 	}
 }
 
-func (q *eventQueue) ref(e *evEntry) *dissect.ConvRef {
-	r := q.refs[e.ref.ID]
+func (o *output) recycle(q *eventQueue, b *evBatch) {
+	b.reset()
+	q.free <- b
+}
+
+func (o *output) ref(e *evEntry) *dissect.ConvRef {
+	r := o.refs[e.ref.ID]
 	if r == nil {
-		if n := len(q.spare); n > 0 {
-			r = q.spare[n-1]
-			q.spare = q.spare[:n-1]
+		if n := len(o.spare); n > 0 {
+			r = o.spare[n-1]
+			o.spare = o.spare[:n-1]
 		} else {
 			r = new(dissect.ConvRef)
 		}
-		q.refs[e.ref.ID] = r
+		o.refs[e.ref.ID] = r
 	}
 	*r = e.ref
 	return r
@@ -420,38 +540,37 @@ func (b *evBatch) payload(e *evEntry) []byte {
 	return b.data[e.off : e.off+e.n : e.off+e.n]
 }
 
-func (q *eventQueue) replay(b *evBatch) {
-	for i := range b.order {
-		e := &b.order[i]
-		c := q.ref(e)
-		switch e.kind {
-		case evHandshake:
-			h := &b.hs[e.idx]
-			h.Response = nil
-			if e.n == 1 {
-				h.Response = &b.resp[e.off]
-			}
-			q.sink.Handshake(c, h)
-		case evFrame:
-			f := &b.frames[e.idx]
-			f.Payload = b.payload(e)
-			q.sink.Frame(c, f)
-		case evMessage:
-			m := &b.msgs[e.idx]
-			m.Payload = b.payload(e)
-			if q.fillDigest {
-				dissect.FillDigest(m)
-			}
-			q.sink.Message(c, m)
-		case evViolation:
-			q.sink.Violation(c, &b.viols[e.idx])
-		case evGap:
-			q.sink.Gap(c, &b.gaps[e.idx])
-		case evEnd:
-			q.sink.End(c, &b.sums[e.idx])
-			delete(q.refs, e.ref.ID)
-			*c = dissect.ConvRef{}
-			q.spare = append(q.spare, c)
+// replay gives the i-th event of b to the sink.
+func (o *output) replay(b *evBatch, i int) {
+	e := &b.order[i]
+	c := o.ref(e)
+	switch e.kind {
+	case evHandshake:
+		h := &b.hs[e.idx]
+		h.Response = nil
+		if e.n == 1 {
+			h.Response = &b.resp[e.off]
 		}
+		o.sink.Handshake(c, h)
+	case evFrame:
+		f := &b.frames[e.idx]
+		f.Payload = b.payload(e)
+		o.sink.Frame(c, f)
+	case evMessage:
+		m := &b.msgs[e.idx]
+		m.Payload = b.payload(e)
+		if o.fillDigest {
+			dissect.FillDigest(m)
+		}
+		o.sink.Message(c, m)
+	case evViolation:
+		o.sink.Violation(c, &b.viols[e.idx])
+	case evGap:
+		o.sink.Gap(c, &b.gaps[e.idx])
+	case evEnd:
+		o.sink.End(c, &b.sums[e.idx])
+		delete(o.refs, e.ref.ID)
+		*c = dissect.ConvRef{}
+		o.spare = append(o.spare, c)
 	}
 }

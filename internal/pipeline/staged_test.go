@@ -129,22 +129,26 @@ func TestStagedSameEvents(t *testing.T) {
 			if len(want) == 0 {
 				t.Fatal("no events at all")
 			}
-			for _, tiny := range []bool{false, true} {
+			for _, run := range []struct {
+				tiny    bool
+				workers int
+			}{{false, 2}, {false, 3}, {false, 5}, {true, 2}, {true, 3}} {
+				tiny := run.tiny
 				if tiny {
 					setTinyBatches(t)
 				}
 				c := cfg
-				c.Workers = 2
+				c.Workers = run.workers
 				got, gotSt := runOrdered(t, path, c)
 				if !reflect.DeepEqual(gotSt, wantSt) {
-					t.Errorf("tiny=%v: stats differ:\n got %+v\nwant %+v", tiny, gotSt, wantSt)
+					t.Errorf("tiny=%v workers=%d: stats differ:\n got %+v\nwant %+v", tiny, run.workers, gotSt, wantSt)
 				}
 				if len(got) != len(want) {
-					t.Errorf("tiny=%v: %d events, want %d", tiny, len(got), len(want))
+					t.Errorf("tiny=%v workers=%d: %d events, want %d", tiny, run.workers, len(got), len(want))
 				}
 				for i := range min(len(got), len(want)) {
 					if got[i] != want[i] {
-						t.Fatalf("tiny=%v: event %d differs:\n got %s\nwant %s", tiny, i, got[i], want[i])
+						t.Fatalf("tiny=%v workers=%d: event %d differs:\n got %s\nwant %s", tiny, run.workers, i, got[i], want[i])
 					}
 				}
 			}
