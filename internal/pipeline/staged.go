@@ -28,9 +28,9 @@ const stagedQueue = 4
 // Batch sizes; variables so that tests can make batches tiny.
 var (
 	streamBatchBytes = 1 << 20 // reassembled bytes per stream batch
-	streamBatchRecs  = 2048
+	streamBatchRecs  = 1024
 	evBatchBytes     = 1 << 20 // payload bytes per event batch
-	evBatchEvents    = 1024
+	evBatchEvents    = 512
 	batchMaxRetain   = 4 << 20 // a batch whose arena grew beyond this gets a new one
 	// Arenas are made twice the size at which a batch is sent on, so that
 	// a batch is sent before any event of up to that size would make its
