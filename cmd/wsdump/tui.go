@@ -88,6 +88,11 @@ func tuiPipeline(cfg *config, src capture.Source) tui.PipelineFunc {
 	pc.Dissect = dissect.DefaultConfig()
 	pc.Dissect.MaxPayload = cfg.maxPayload
 	pc.Dissect.Midstream = !cfg.noMidstream
+	pc.Dissect.NoDigest = true // the interface shows no digests
+	pc.DropFrames = true       // nor frames
+	if cfg.live.iface == "" && cfg.readFile != "-" && cfg.workers > 1 {
+		pc.Workers = cfg.workers + 1 // a file loads in stages
+	}
 	return func(ctx context.Context, sink dissect.Sink) (string, error) {
 		ss := &stoppableSource{Source: src}
 		defer context.AfterFunc(ctx, func() { ss.stopped.Store(true) })()
