@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/wsdump/wsdump/capture"
@@ -204,13 +205,19 @@ func runStaged(ctx context.Context, src capture.Source, cfg Config, sink dissect
 
 	out := newOutput(sink, cfg.Dissect.LateDigest)
 	var dissectors []*dissectStage
+	var wg sync.WaitGroup
 	for i := 0; i < shards; i++ {
 		d := newDissectStage(cfg)
 		dissectors = append(dissectors, d)
 		out.in = append(out.in, d.q)
-		go d.run(rt.shards[i])
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.run(rt.shards[i])
+		}()
 	}
 	out.run()
+	wg.Wait() // their counts are read below
 
 	var st Stats
 	for _, d := range dissectors {
