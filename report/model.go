@@ -328,7 +328,6 @@ func (r rawList) MarshalJSON() ([]byte, error) {
 	return append(out, ']'), nil
 }
 
-
 // --- hand-written encoding of the frequent events ---
 
 // appendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD,
