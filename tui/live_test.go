@@ -3,8 +3,6 @@ package tui
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,35 +12,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-)
 
-// startLiveEchoServer serves WebSocket on a loopback port and sends every
-// message back. It returns the port.
-func startLiveEchoServer(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		for {
-			typ, data, err := c.Read(r.Context())
-			if err != nil {
-				return
-			}
-			if err := c.Write(r.Context(), typ, data); err != nil {
-				return
-			}
-		}
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().(*net.TCPAddr).Port
-}
+	"github.com/wsdump/wsdump/internal/testutil"
+)
 
 // clientLine reports whether the screen has a timeline line showing msg as
 // a text message sent by the client.
@@ -78,7 +50,7 @@ func TestTmuxLive(t *testing.T) {
 
 func testTmuxLive(t *testing.T, bin, quitKey string) {
 	const messages = 6
-	port := startLiveEchoServer(t)
+	port := testutil.StartEchoServer(t, nil)
 	dir := t.TempDir()
 	errFile := filepath.Join(dir, "stderr")
 	rcFile := filepath.Join(dir, "status")
