@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
@@ -21,18 +19,7 @@ func writeBulk(t *testing.T, mb int64, lossy bool) string {
 	if lossy {
 		opt.LossEvery, opt.ReorderEvery = 50, 40
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bw := bufio.NewWriter(f)
-	if _, err := pcaptest.WriteBulk(bw, opt); err != nil {
-		t.Fatal(err)
-	}
-	if err := bw.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
+	if _, err := pcaptest.WriteBulkFile(path, opt); err != nil {
 		t.Fatal(err)
 	}
 	return path

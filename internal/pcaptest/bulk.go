@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"time"
 )
@@ -988,4 +989,25 @@ func ipv4Checksum(h []byte) uint16 {
 		s = s>>16 + s&0xFFFF
 	}
 	return ^uint16(s)
+}
+
+// WriteBulkFile writes the capture of WriteBulk to the file path (created
+// or truncated) through a 1 MiB buffer.
+func WriteBulkFile(path string, opt BulkOptions) (BulkStats, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return BulkStats{}, err
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	st, err := WriteBulk(bw, opt)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return BulkStats{}, fmt.Errorf("writing %s: %w", path, err)
+	}
+	return st, nil
 }

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -21,20 +20,9 @@ import (
 // writeBulkFile writes a capture made by pcaptest.WriteBulk to path.
 func writeBulkFile(tb testing.TB, path string, opt pcaptest.BulkOptions) pcaptest.BulkStats {
 	tb.Helper()
-	f, err := os.Create(path)
+	st, err := pcaptest.WriteBulkFile(path, opt)
 	if err != nil {
 		tb.Fatal(err)
-	}
-	bw := bufio.NewWriterSize(f, 1<<20)
-	st, err := pcaptest.WriteBulk(bw, opt)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		tb.Fatalf("writing %s: %v", path, err)
 	}
 	return st
 }
