@@ -95,8 +95,7 @@ func run(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Wr
 	// back the output of a pipe fed as the traffic happens (tcpdump -w - |
 	// wsdump -r -): standard input is staged only when it is a file.
 	if live == nil && (cfg.readFile != "-" || isRegularFile(stdin)) && cfg.workers > 1 {
-		// A reader, cfg.workers dissectors and an output.
-		pc.Workers = cfg.workers + 1
+		pc.Dissectors = cfg.workers
 	}
 	pc.Reassembly.MaxConns = cfg.maxConns
 	st, runErr := pipeline.Run(runCtx, src, pc, sink)

@@ -91,7 +91,7 @@ func tuiPipeline(cfg *config, src capture.Source) tui.PipelineFunc {
 	pc.Dissect.NoDigest = true // the interface shows no digests
 	pc.DropFrames = true       // nor frames
 	if cfg.live.iface == "" && cfg.readFile != "-" && cfg.workers > 1 {
-		pc.Workers = cfg.workers + 1 // a file loads in stages
+		pc.Dissectors = cfg.workers // a file loads in stages
 	}
 	return func(ctx context.Context, sink dissect.Sink) (string, error) {
 		ss := &stoppableSource{Source: src}

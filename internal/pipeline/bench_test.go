@@ -116,19 +116,19 @@ func (s *checkSink) End(c *dissect.ConvRef, sum *dissect.Summary) {
 func TestBulkCaptureThroughPipeline(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bulk.pcap")
 	bs := writeBulkFile(t, path, pcaptest.BulkOptions{Size: 6 << 20, Conns: 60, Seed: 11, MessagesPerConn: 60, Deflate: 25})
-	for _, workers := range []int{1, 2} {
-		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) { checkBulkRun(t, path, bs, workers) })
+	for _, dissectors := range []int{0, 1, 2} {
+		t.Run(fmt.Sprintf("dissectors=%d", dissectors), func(t *testing.T) { checkBulkRun(t, path, bs, dissectors) })
 	}
 }
 
-func checkBulkRun(t *testing.T, path string, bs pcaptest.BulkStats, workers int) {
+func checkBulkRun(t *testing.T, path string, bs pcaptest.BulkStats, dissectors int) {
 	src, err := capture.OpenFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
 	sink := &checkSink{ops: map[dissect.Opcode]uint64{}}
-	st, err := Run(context.Background(), src, Config{Dissect: dissect.DefaultConfig(), Workers: workers}, sink)
+	st, err := Run(context.Background(), src, Config{Dissect: dissect.DefaultConfig(), Dissectors: dissectors}, sink)
 	if err != nil {
 		t.Fatal(err)
 	}

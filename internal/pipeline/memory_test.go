@@ -45,21 +45,21 @@ func TestMemoryFlatOverConnections(t *testing.T) {
 	if st.Conns < 1300 || st.DeflateConns < 300 {
 		t.Fatalf("the capture has %d connections, %d compressed; the test wants more", st.Conns, st.DeflateConns)
 	}
-	for _, workers := range []int{1, 2} {
+	for _, dissectors := range []int{0, 1} {
 		src, err := capture.OpenFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		sink := &heapSink{at: map[int]bool{300: true, 1200: true}, sample: map[int]uint64{}}
-		cfg := Config{Dissect: dissect.DefaultConfig(), Workers: workers}
+		cfg := Config{Dissect: dissect.DefaultConfig(), Dissectors: dissectors}
 		if _, err := Run(context.Background(), src, cfg, sink); err != nil {
 			t.Fatal(err)
 		}
 		src.Close()
 		early, late := sink.sample[300], sink.sample[1200]
-		t.Logf("%d workers: live heap %.1f MiB after 300 ends, %.1f MiB after 1200", workers, float64(early)/(1<<20), float64(late)/(1<<20))
+		t.Logf("%d dissectors: live heap %.1f MiB after 300 ends, %.1f MiB after 1200", dissectors, float64(early)/(1<<20), float64(late)/(1<<20))
 		if late > early+8<<20 {
-			t.Errorf("%d workers: the live heap grew from %d to %d bytes over 900 ended connections", workers, early, late)
+			t.Errorf("%d dissectors: the live heap grew from %d to %d bytes over 900 ended connections", dissectors, early, late)
 		}
 	}
 }

@@ -141,9 +141,9 @@ func (s *countSink) Violation(*dissect.ConvRef, *dissect.Violation) { s.violatio
 // masked 85-byte text frame, half a 1444-byte binary frame: allocs/op
 // shows the path allocates nothing per packet.
 func BenchmarkPerPacket(b *testing.B) {
-	for _, workers := range []int{1, 2} {
+	for _, dissectors := range []int{0, 1} {
 		name := "one_goroutine"
-		if workers == 2 {
+		if dissectors > 0 {
 			name = "staged"
 		}
 		b.Run(name, func(b *testing.B) {
@@ -154,7 +154,7 @@ func BenchmarkPerPacket(b *testing.B) {
 				b.ResetTimer()
 			})
 			sink := &countSink{}
-			cfg := Config{Dissect: dissect.DefaultConfig(), Workers: workers}
+			cfg := Config{Dissect: dissect.DefaultConfig(), Dissectors: dissectors}
 			st, err := Run(context.Background(), src, cfg, sink)
 			b.StopTimer()
 			if err == nil || err.Error() != "end of loop" {

@@ -24,14 +24,14 @@ type Config struct {
 	WSPorts []uint16
 	// MaxPackets stops after this many packets (0: no limit).
 	MaxPackets uint64
-	// Workers is the number of goroutines of the run. 0 or 1: one does
-	// everything. 2 or more: reading, decoding and reassembly in one,
-	// dissection in Workers-1 (connections shared out by ID), the sink in
-	// one more, joined by bounded queues (see staged.go); the sink
+	// Dissectors is the number of dissecting goroutines. 0: one goroutine
+	// does everything. n > 0: reading, decoding and reassembly in one,
+	// dissection in n (connections shared out by ID), the sink in one
+	// more, joined by bounded queues (see staged.go); the sink
 	// receives the very same events in the same order. Events wait in
 	// batches of up to a few thousand packets: meant for files; a live
 	// source would show them late.
-	Workers int
+	Dissectors int
 	// DropFrames leaves Frame events out (they are still counted): for
 	// sinks that show none, which saves copying them between stages.
 	DropFrames bool
@@ -51,6 +51,18 @@ type Stats struct {
 	First, Last   time.Time // capture times of the first and last packet
 }
 
+// addCounts adds the counts a dissector keeps (conversations and events)
+// of o to s.
+func (s *Stats) addCounts(o *Stats) {
+	s.Conversations += o.Conversations
+	s.WebSockets += o.WebSockets
+	s.Handshakes += o.Handshakes
+	s.Messages += o.Messages
+	s.Frames += o.Frames
+	s.Violations += o.Violations
+	s.Gaps += o.Gaps
+}
+
 // Run reads src to its end (or until ctx is done or MaxPackets is reached),
 // and sends every event to sink. Conversations still open at the end are
 // ended, so nothing decoded is lost. The error is the source's, for a damaged
@@ -61,7 +73,7 @@ type Stats struct {
 // holes are given up and idle conversations end without new packets, and
 // checks ctx, so an interrupt is noticed within one read timeout.
 func Run(ctx context.Context, src capture.Source, cfg Config, sink dissect.Sink) (Stats, error) {
-	if cfg.Workers > 1 {
+	if cfg.Dissectors > 0 {
 		return runStaged(ctx, src, cfg, sink)
 	}
 	p := &pipe{cfg: cfg, dcfg: cfg.Dissect}

@@ -193,9 +193,9 @@ type readerResult struct {
 	err error
 }
 
-// runStaged is Run over goroutines; see Config.Workers.
+// runStaged is Run over goroutines; see Config.Dissectors.
 func runStaged(ctx context.Context, src capture.Source, cfg Config, sink dissect.Sink) (Stats, error) {
-	shards := max(cfg.Workers-1, 1)
+	shards := cfg.Dissectors
 	rt := newStreamRouter(shards)
 	var rr readerResult
 	go func() {
@@ -221,13 +221,7 @@ func runStaged(ctx context.Context, src capture.Source, cfg Config, sink dissect
 
 	var st Stats
 	for _, d := range dissectors {
-		st.Conversations += d.p.st.Conversations
-		st.WebSockets += d.p.st.WebSockets
-		st.Handshakes += d.p.st.Handshakes
-		st.Messages += d.p.st.Messages
-		st.Frames += d.p.st.Frames
-		st.Violations += d.p.st.Violations
-		st.Gaps += d.p.st.Gaps
+		st.addCounts(&d.p.st)
 	}
 	st.Capture = rr.st.Capture
 	st.Reassembly = rr.st.Reassembly

@@ -130,25 +130,25 @@ func TestStagedSameEvents(t *testing.T) {
 				t.Fatal("no events at all")
 			}
 			for _, run := range []struct {
-				tiny    bool
-				workers int
-			}{{false, 2}, {false, 3}, {false, 5}, {true, 2}, {true, 3}} {
+				tiny       bool
+				dissectors int
+			}{{false, 1}, {false, 2}, {false, 4}, {true, 1}, {true, 2}} {
 				tiny := run.tiny
 				if tiny {
 					setTinyBatches(t)
 				}
 				c := cfg
-				c.Workers = run.workers
+				c.Dissectors = run.dissectors
 				got, gotSt := runOrdered(t, path, c)
 				if !reflect.DeepEqual(gotSt, wantSt) {
-					t.Errorf("tiny=%v workers=%d: stats differ:\n got %+v\nwant %+v", tiny, run.workers, gotSt, wantSt)
+					t.Errorf("tiny=%v dissectors=%d: stats differ:\n got %+v\nwant %+v", tiny, run.dissectors, gotSt, wantSt)
 				}
 				if len(got) != len(want) {
-					t.Errorf("tiny=%v workers=%d: %d events, want %d", tiny, run.workers, len(got), len(want))
+					t.Errorf("tiny=%v dissectors=%d: %d events, want %d", tiny, run.dissectors, len(got), len(want))
 				}
 				for i := range min(len(got), len(want)) {
 					if got[i] != want[i] {
-						t.Fatalf("tiny=%v workers=%d: event %d differs:\n got %s\nwant %s", tiny, run.workers, i, got[i], want[i])
+						t.Fatalf("tiny=%v dissectors=%d: event %d differs:\n got %s\nwant %s", tiny, run.dissectors, i, got[i], want[i])
 					}
 				}
 			}
@@ -227,11 +227,11 @@ func TestLateDigestSameEvents(t *testing.T) {
 		late.Dissect.LateDigest = true
 		for _, path := range files {
 			want, _ := runOrdered(t, path, cfg)
-			for _, workers := range []int{1, 2} {
-				late.Workers = workers
+			for _, dissectors := range []int{0, 1} {
+				late.Dissectors = dissectors
 				got, _ := runOrdered(t, path, late)
 				if !reflect.DeepEqual(got, want) {
-					t.Errorf("%s, max payload %d, %d workers: events differ with LateDigest", filepath.Base(path), maxPayload, workers)
+					t.Errorf("%s, max payload %d, %d dissectors: events differ with LateDigest", filepath.Base(path), maxPayload, dissectors)
 				}
 			}
 		}
