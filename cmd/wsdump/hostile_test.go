@@ -56,7 +56,7 @@ func runHostile(t *testing.T, c *pcaptest.Capture, cut int, args ...string) (std
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(wsdumpBin, append([]string{"-r", path, "--utc", "-v"}, append(args, strings.Fields(os.Getenv("WSDUMP_TEST_EXTRA"))...)...)...)
+	cmd := exec.Command(wsdumpBin, append([]string{"-r", path, "--utc", "-v"}, args...)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -98,10 +98,13 @@ func TestHostileCaptures(t *testing.T) {
 			k := pcaptest.NewConn(cl, hServer, pcaptest.WithCapture(c))
 			k.Segment(true, -1, nil, pcaptest.SYN)
 		}
-		_, stderr, code := runHostile(t, c, 0, "-q")
-		// The connections beyond the limit are counted, not tracked.
-		if code != 0 || !strings.Contains(stderr, "65536 TCP conversations") || !strings.Contains(stderr, "34464 segments over the connection limit") {
-			t.Errorf("exit %d, stderr:\n%s", code, stderr)
+		// In stages (the default) and in one thread.
+		for _, workers := range []string{"2", "1"} {
+			_, stderr, code := runHostile(t, c, 0, "-q", "--workers", workers)
+			// The connections beyond the limit are counted, not tracked.
+			if code != 0 || !strings.Contains(stderr, "65536 TCP conversations") || !strings.Contains(stderr, "34464 segments over the connection limit") {
+				t.Errorf("--workers %s: exit %d, stderr:\n%s", workers, code, stderr)
+			}
 		}
 	})
 	t.Run("a frame announcing 2^63-1 bytes", func(t *testing.T) {
