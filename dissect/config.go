@@ -48,6 +48,11 @@ type Config struct {
 	// are unchanged): for runs whose outputs show no payload. Control
 	// frames keep theirs.
 	NoPayload bool
+	// NoFramePayload keeps no payload bytes of data frames in Frame
+	// events (their Payload is empty and PayloadTruncated set when the
+	// frame had any), while messages keep theirs: for runs whose outputs
+	// show messages but no frames. Control frames keep theirs.
+	NoFramePayload bool
 }
 
 // DefaultConfig returns the limits used when none are given.

@@ -35,11 +35,17 @@ var payloadBufPool = sync.Pool{New: func() any { return new(payloadBufs) }}
 
 // appendKept appends p to buf, which will never hold more than limit bytes
 // (len(buf)+len(p) <= limit). When buf is full it is replaced by one of
-// twice its capacity (at least minPayloadBuf, at most limit).
-func appendKept(buf, p []byte, limit int) []byte {
+// twice its capacity (at least minPayloadBuf, at most limit), or at once by
+// one of want bytes when more are expected: want is what the buffer will
+// hold in all when the frame header said so, 0 when unknown. A want above
+// maxPooledBuf is not trusted up front (a header may claim any length).
+func appendKept(buf, p []byte, limit, want int) []byte {
 	need := len(buf) + len(p)
 	if need > cap(buf) {
 		n := max(2*cap(buf), minPayloadBuf, need)
+		if want <= maxPooledBuf {
+			n = max(n, want)
+		}
 		if n > limit {
 			n = max(limit, need)
 		}
@@ -111,6 +117,7 @@ type dirState struct {
 	msg       Message
 	msgBuf    []byte
 	msgShared bool // the message is the current frame alone: its payload is frameBuf
+	msgWant   int  // payload bytes the message will keep when known (see appendKept), or 0
 	msgHash   hash.Hash
 	msgDigest bool // the current message is hashed as it goes
 	msgUTF8   utf8Validator
@@ -165,7 +172,7 @@ func (d *dirState) frameHeader(h *frameHeader, start, t time.Time) {
 	}
 	d.frameBuf = d.frameBuf[:0]
 	d.frameCap = int(min(d.s.cfg.keep(h.length), math.MaxInt)) // a capacity limit, never allocated up front
-	if d.s.cfg.NoPayload && !h.opcode.IsControl() && !h.opcode.IsReserved() {
+	if (d.s.cfg.NoPayload || d.s.cfg.NoFramePayload) && !h.opcode.IsControl() && !h.opcode.IsReserved() {
 		d.frameCap = 0
 	}
 	d.stats.WireBytes += uint64(h.headerLen)
@@ -254,8 +261,14 @@ func (d *dirState) beginMessage(h *frameHeader, start time.Time) {
 	d.msgRaw = 0
 	d.inflating = d.inflater != nil && d.inflater.begin(d.msg.Compressed)
 	d.msgDigest = !cfg.NoDigest && !(late && !d.inflating)
-	// A message of one frame, not transformed, uses the frame's buffer.
-	d.msgShared = h.fin && !d.inflating
+	// A message of one frame, not transformed, uses the frame's buffer,
+	// unless frames keep no payload; then the message's buffer is made
+	// the size of the frame's kept bytes at once.
+	d.msgShared = h.fin && !d.inflating && !cfg.NoFramePayload
+	d.msgWant = 0
+	if h.fin && !d.inflating {
+		d.msgWant = int(min(cfg.keep(h.length), math.MaxInt))
+	}
 }
 
 func (d *dirState) framePayload(p []byte) {
@@ -268,7 +281,7 @@ func (d *dirState) framePayload(p []byte) {
 			d.takeBufs()
 			d.frameBuf = d.bufs.frame[:0]
 		}
-		d.frameBuf = appendKept(d.frameBuf, p[:room], d.frameCap)
+		d.frameBuf = appendKept(d.frameBuf, p[:room], d.frameCap, d.frameCap)
 	}
 	if d.ctl {
 		d.ctlHash.Write(p)
@@ -314,7 +327,7 @@ func (d *dirState) writePayload(p []byte) {
 		if d.s.cfg.MaxPayload > 0 {
 			limit = d.s.cfg.MaxPayload
 		}
-		d.msgBuf = appendKept(d.msgBuf, p[:room], limit)
+		d.msgBuf = appendKept(d.msgBuf, p[:room], limit, d.msgWant)
 	}
 }
 

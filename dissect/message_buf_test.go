@@ -12,20 +12,25 @@ func TestAppendKeptGrowsByDoublingUpToTheLimit(t *testing.T) {
 		start   []byte // buffer before the append
 		p       []byte
 		limit   int
+		want    int // bytes the buffer is expected to hold (0: unknown)
 		wantCap int // 0: the buffer keeps its capacity
 	}{
-		{"first bytes get the minimum", nil, chunk(10, 'a'), 64 << 10, minPayloadBuf},
-		{"first bytes beyond the minimum", nil, chunk(3000, 'a'), 64 << 10, 3000},
-		{"minimum above the limit", nil, chunk(10, 'a'), 100, 100},
-		{"room left: no new buffer", append(make([]byte, 0, 512), chunk(100, 'x')...), chunk(400, 'a'), 64 << 10, 0},
-		{"full: doubles", append(make([]byte, 0, 512), chunk(500, 'x')...), chunk(100, 'a'), 64 << 10, 1024},
-		{"doubling capped at the limit", append(make([]byte, 0, 40<<10), chunk(40<<10, 'x')...), chunk(1, 'a'), 64 << 10, 64 << 10},
-		{"need beyond doubling", append(make([]byte, 0, 512), chunk(512, 'x')...), chunk(5000, 'a'), 64 << 10, 5512},
+		{"first bytes get the minimum", nil, chunk(10, 'a'), 64 << 10, 0, minPayloadBuf},
+		{"first bytes beyond the minimum", nil, chunk(3000, 'a'), 64 << 10, 0, 3000},
+		{"minimum above the limit", nil, chunk(10, 'a'), 100, 0, 100},
+		{"room left: no new buffer", append(make([]byte, 0, 512), chunk(100, 'x')...), chunk(400, 'a'), 64 << 10, 0, 0},
+		{"full: doubles", append(make([]byte, 0, 512), chunk(500, 'x')...), chunk(100, 'a'), 64 << 10, 0, 1024},
+		{"doubling capped at the limit", append(make([]byte, 0, 40<<10), chunk(40<<10, 'x')...), chunk(1, 'a'), 64 << 10, 0, 64 << 10},
+		{"frame length known: all at once", nil, chunk(10, 'a'), 64 << 10, 40000, 40000},
+		{"known length beyond the limit", nil, chunk(10, 'a'), 1000, 40000, 1000},
+		{"known length above the pooled size: doubling", nil, chunk(10, 'a'), 1 << 30, maxPooledBuf + 1, minPayloadBuf},
+		{"known length on a full buffer", append(make([]byte, 0, 512), chunk(512, 'x')...), chunk(1, 'a'), 64 << 10, 9000, 9000},
+		{"need beyond doubling", append(make([]byte, 0, 512), chunk(512, 'x')...), chunk(5000, 'a'), 64 << 10, 0, 5512},
 	}
 	for _, tc := range tests {
 		want := append(append([]byte{}, tc.start...), tc.p...)
 		oldCap := cap(tc.start)
-		got := appendKept(tc.start, tc.p, tc.limit)
+		got := appendKept(tc.start, tc.p, tc.limit, tc.want)
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s: content differs (%d bytes; want %d)", tc.name, len(got), len(want))
 		}

@@ -76,7 +76,7 @@ func Run(ctx context.Context, src capture.Source, cfg Config, sink dissect.Sink)
 	if cfg.Dissectors > 0 {
 		return runStaged(ctx, src, cfg, sink)
 	}
-	p := &pipe{cfg: cfg, dcfg: cfg.Dissect}
+	p := &pipe{cfg: cfg, dcfg: cfg.dissectConfig()}
 	p.sink = countingSink{next: sink, st: &p.st, dropFrames: cfg.DropFrames, fillDigest: cfg.Dissect.LateDigest}
 	dec := capture.NewDecoder()
 	r := reassembly.New(cfg.Reassembly, p.newConv)
@@ -298,4 +298,14 @@ func (s countingSink) Gap(c *dissect.ConvRef, g *dissect.Gap) {
 }
 func (s countingSink) End(c *dissect.ConvRef, sum *dissect.Summary) {
 	s.next.End(c, sum)
+}
+
+// dissectConfig is the configuration of the conversations' dissectors:
+// Dissect, with frames' payloads left out when frames are.
+func (cfg *Config) dissectConfig() dissect.Config {
+	d := cfg.Dissect
+	if cfg.DropFrames {
+		d.NoFramePayload = true
+	}
+	return d
 }

@@ -239,7 +239,7 @@ type dissectStage struct {
 }
 
 func newDissectStage(cfg Config) *dissectStage {
-	d := &dissectStage{p: &pipe{cfg: cfg, dcfg: cfg.Dissect}, q: newEventQueue(), convs: map[uint64]*conv{}}
+	d := &dissectStage{p: &pipe{cfg: cfg, dcfg: cfg.dissectConfig()}, q: newEventQueue(), convs: map[uint64]*conv{}}
 	d.p.sink = countingSink{next: d.q, st: &d.p.st, dropFrames: cfg.DropFrames}
 	return d
 }
