@@ -21,8 +21,8 @@ type Config struct {
 	// MaxInflate caps the inflated size of one compressed message; 0 or
 	// less means the default. Inflating stops at the cap: the message is
 	// reported with Truncated set, Length equal to the cap, InflateErr
-	// saying why, and a ws.inflate_limit violation. The compressed bytes of
-	// one message held for inflating are capped at MaxInflate + 1/8 + 1 KiB.
+	// saying why, and a ws.inflate_limit violation. Compressed bytes are
+	// inflated as they arrive, never held whole.
 	MaxInflate int
 	// MaxInflateRatio, when positive, also stops inflating a message whose
 	// inflated size is over 1 MiB and over MaxInflateRatio times its
