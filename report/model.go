@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"math/bits"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -335,6 +336,7 @@ func (r rawList) MarshalJSON() ([]byte, error) {
 // as encoding/json does; <, > and & are kept as they are.
 func appendJSONString[T string | []byte](dst []byte, s T) []byte {
 	const hexd = "0123456789abcdef"
+	dst = slices.Grow(dst, len(s)+2) // the output is at least that long
 	dst = append(dst, '"')
 	start, i := 0, 0
 	for i < len(s) {
@@ -382,9 +384,13 @@ func appendJSONString[T string | []byte](dst []byte, s T) []byte {
 				continue
 			}
 			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
+			if c == '"' || c == '\\' {
 				dst = append(dst, '\\', c)
+				i++
+				start = i
+				continue
+			}
+			switch c {
 			case '\n':
 				dst = append(dst, '\\', 'n')
 			case '\r':
