@@ -45,19 +45,27 @@ func FuzzAppendBase64(f *testing.F) {
 }
 
 func BenchmarkAppendBase64(b *testing.B) {
-	src := make([]byte, 64<<10)
-	rand.New(rand.NewSource(1)).Read(src)
-	dst := make([]byte, 0, 2*len(src))
-	b.Run("table", func(b *testing.B) {
-		b.SetBytes(int64(len(src)))
-		for i := 0; i < b.N; i++ {
-			dst = appendBase64(dst[:0], src)
-		}
-	})
-	b.Run("stdlib", func(b *testing.B) {
-		b.SetBytes(int64(len(src)))
-		for i := 0; i < b.N; i++ {
-			dst = base64.StdEncoding.AppendEncode(dst[:0], src)
-		}
-	})
+	rng := rand.New(rand.NewSource(1))
+	large := make([]byte, 64<<10)
+	rng.Read(large)
+	short := make([]byte, 30)
+	rng.Read(short)
+	dst := make([]byte, 0, 2*len(large))
+	for _, c := range []struct {
+		name string
+		src  []byte
+		enc  func(dst, src []byte) []byte
+	}{
+		{"64KiB", large, appendBase64},
+		{"30B", short, appendBase64},
+		{"64KiB-stdlib", large, base64.StdEncoding.AppendEncode},
+		{"30B-stdlib", short, base64.StdEncoding.AppendEncode},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.src)))
+			for i := 0; i < b.N; i++ {
+				dst = c.enc(dst[:0], c.src)
+			}
+		})
+	}
 }

@@ -2,7 +2,9 @@ package report
 
 import (
 	"encoding/hex"
+	"math/bits"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -334,18 +336,47 @@ func (r rawList) MarshalJSON() ([]byte, error) {
 // as encoding/json does; <, > and & are kept as they are.
 func appendJSONString[T string | []byte](dst []byte, s T) []byte {
 	const hexd = "0123456789abcdef"
+	dst = slices.Grow(dst, len(s)+2) // the output is at least that long
 	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		// Eight bytes at a time while they are printable ASCII other
-		// than '"' and '\\' (most of a text payload).
-		for i+8 <= len(s) && jsonSafe8(uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
-			uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56) {
+	start, i := 0, 0
+	for i < len(s) {
+		// Skip printable ASCII other than '"' and '\\' (most of a text
+		// payload) sixteen, then eight bytes at a time, stopping at the
+		// first other byte.
+		for len(s)-i >= 16 {
+			t := s[i : i+16]
+			a, b := jsonUnsafe8(load64(t[:8])), jsonUnsafe8(load64(t[8:]))
+			if a|b != 0 {
+				if a != 0 {
+					i += bits.TrailingZeros64(a) >> 3
+				} else {
+					i += 8 + bits.TrailingZeros64(b)>>3
+				}
+				goto special
+			}
+			i += 16
+		}
+		if len(s)-i >= 8 {
+			if m := jsonUnsafe8(load64(s[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				goto special
+			}
 			i += 8
+			if i == len(s) {
+				break
+			}
 		}
-		if i >= len(s) {
-			break
+		if len(s) >= 8 {
+			// Fewer than eight bytes are left: the last eight bytes of s,
+			// those before i replaced by spaces (safe bytes).
+			k := uint(i - (len(s) - 8))
+			m := jsonUnsafe8(load64(s[len(s)-8:])>>(8*k) | 0x2020202020202020<<(64-8*k))
+			if m == 0 {
+				break
+			}
+			i += bits.TrailingZeros64(m) >> 3
 		}
+	special:
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
@@ -353,9 +384,13 @@ func appendJSONString[T string | []byte](dst []byte, s T) []byte {
 				continue
 			}
 			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
+			if c == '"' || c == '\\' {
 				dst = append(dst, '\\', c)
+				i++
+				start = i
+				continue
+			}
+			switch c {
 			case '\n':
 				dst = append(dst, '\\', 'n')
 			case '\r':
@@ -390,17 +425,26 @@ func appendJSONString[T string | []byte](dst []byte, s T) []byte {
 	return append(dst, '"')
 }
 
-// jsonSafe8 reports whether the eight bytes of w are all printable ASCII
-// other than '"' and '\\': bytes appendJSONString copies as they are. The
-// tests are exact for "any byte matches" (SWAR, no false negatives).
-func jsonSafe8(w uint64) bool {
+// load64 returns the first eight bytes of b, little-endian.
+func load64[T string | []byte](b T) uint64 {
+	_ = b[7]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+// jsonUnsafe8 returns the high bit of each byte of w that is not printable
+// ASCII other than '"' and '\\' (bytes appendJSONString copies as they
+// are). Borrows only carry upward, so the lowest bit set is exact (bytes
+// above it may be flagged falsely), and the result is 0 exactly when all
+// eight bytes are safe.
+func jsonUnsafe8(w uint64) uint64 {
 	const ones, high = 0x0101010101010101, 0x8080808080808080
-	ctl := (w - 0x20*ones) &^ w    // a byte below 0x20
-	q := w ^ '"'*ones              // a byte equal to '"' becomes 0
-	bs := w ^ '\\'*ones            // a byte equal to '\\' becomes 0
-	zq := (q - ones) &^ q          // a zero byte in q
-	zb := (bs - ones) &^ bs        // a zero byte in bs
-	return (ctl|zq|zb|w)&high == 0 // w: a byte of 0x80 or more
+	ctl := (w - 0x20*ones) &^ w       // a byte below 0x20
+	q := w ^ '"'*ones                 // a byte equal to '"' becomes 0
+	bs := w ^ '\\'*ones               // a byte equal to '\\' becomes 0
+	zq := (q - ones) &^ q             // a zero byte in q
+	zb := (bs - ones) &^ bs           // a zero byte in bs
+	return (ctl | zq | zb | w) & high // w: a byte of 0x80 or more
 }
 
 func appendKey(dst []byte, k string) []byte {

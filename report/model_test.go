@@ -246,10 +246,53 @@ func FuzzAppendJSONString(f *testing.F) {
 	f.Add([]byte("plain ascii text, long enough"))
 	f.Add([]byte("a\"b\\c\nd\x01<\xe2\x80\xa8\xff"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if got, want := appendJSONString(nil, b), appendJSONStringRef(nil, b); !bytes.Equal(got, want) {
+		want := appendJSONStringRef(nil, b)
+		if got := appendJSONString(nil, b); !bytes.Equal(got, want) {
 			t.Fatalf("got %s, want %s", got, want)
 		}
+		if got := appendJSONString([]byte("x"), string(b)); !bytes.Equal(got[1:], want) {
+			t.Fatalf("string: got %s, want %s", got[1:], want)
+		}
 	})
+}
+
+// jsonBenchInputs are the inputs of BenchmarkAppendJSONString: a JSON
+// message of about 600 bytes (its quotes escaped), a 30-byte string, and
+// longer text with neither quotes nor backslashes.
+func jsonBenchInputs() []struct {
+	name string
+	s    []byte
+} {
+	var msg []byte
+	msg = append(msg, `{"type":"update","seq":235151142,"data":[`...)
+	for i := 0; len(msg) < 560; i++ {
+		if i > 0 {
+			msg = append(msg, ',')
+		}
+		msg = append(msg, `{"sym":"DOGE-USD","px":"17234.32","qty":"0.0125"}`...)
+	}
+	msg = append(msg, "]}"...)
+	text := bytes.Repeat([]byte("2024-05-01T12:00:00Z INFO connection 42 accepted from 10.0.0.7; "), 64)
+	return []struct {
+		name string
+		s    []byte
+	}{
+		{"json600", msg},
+		{"short30", []byte("heartbeat 1714564800 ok seq=42")},
+		{"text4KiB", text},
+	}
+}
+
+func BenchmarkAppendJSONString(b *testing.B) {
+	dst := make([]byte, 0, 64<<10)
+	for _, c := range jsonBenchInputs() {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.s)))
+			for i := 0; i < b.N; i++ {
+				dst = appendJSONString(dst[:0], c.s)
+			}
+		})
+	}
 }
 
 func TestAppendTimeUTC(t *testing.T) {
