@@ -108,16 +108,22 @@ type dirState struct {
 	// Current frame.
 	fr       Frame
 	frameBuf []byte // kept payload of the current frame
-	frameCap int    // payload bytes of the current frame to keep
-	ctl      bool   // the current frame stands alone (control or reserved opcode)
-	afterFin bool   // the current frame is the last of its message
+	// frameView is the kept payload of the current frame when all of it
+	// came in one piece: a view of the caller's bytes, not a copy, used
+	// only before feed returns (the frame ends in the same call).
+	frameView []byte
+	frameCap  int  // payload bytes of the current frame to keep
+	ctl       bool // the current frame stands alone (control or reserved opcode)
+	afterFin  bool // the current frame is the last of its message
 
 	// Data message in progress.
 	inMsg     bool
 	msg       Message
 	msgBuf    []byte
-	msgShared bool // the message is the current frame alone: its payload is frameBuf
-	msgWant   int  // payload bytes the message will keep when known (see appendKept), or 0
+	msgShared bool   // the message is the current frame alone: its payload is frameBuf
+	msgWant   int    // payload bytes the message will keep when known (see appendKept), or 0
+	msgOne    bool   // the message is one frame, not transformed
+	msgView   []byte // kept payload when it came in one piece, as frameView
 	msgHash   hash.Hash
 	msgDigest bool // the current message is hashed as it goes
 	msgUTF8   utf8Validator
@@ -171,6 +177,7 @@ func (d *dirState) frameHeader(h *frameHeader, start, t time.Time) {
 		Length: h.length, HeaderLen: h.headerLen,
 	}
 	d.frameBuf = d.frameBuf[:0]
+	d.frameView = nil
 	d.frameCap = int(min(d.s.cfg.keep(h.length), math.MaxInt)) // a capacity limit, never allocated up front
 	if (d.s.cfg.NoPayload || d.s.cfg.NoFramePayload) && !h.opcode.IsControl() && !h.opcode.IsReserved() {
 		d.frameCap = 0
@@ -266,7 +273,9 @@ func (d *dirState) beginMessage(h *frameHeader, start time.Time) {
 	// the size of the frame's kept bytes at once.
 	d.msgShared = h.fin && !d.inflating && !cfg.NoFramePayload
 	d.msgWant = 0
-	if h.fin && !d.inflating {
+	d.msgView = nil
+	d.msgOne = h.fin && !d.inflating
+	if d.msgOne {
 		d.msgWant = int(min(cfg.keep(h.length), math.MaxInt))
 	}
 }
@@ -277,11 +286,18 @@ func (d *dirState) framePayload(p []byte) {
 		if room > len(p) {
 			room = len(p)
 		}
-		if d.frameBuf == nil {
-			d.takeBufs()
-			d.frameBuf = d.bufs.frame[:0]
+		switch {
+		case !d.ctl && uint64(len(p)) == d.fr.Length:
+			// The whole payload at once: the frame ends before feed
+			// returns, so a view of p serves instead of a copy.
+			d.frameView = p[:room]
+		default:
+			if d.frameBuf == nil {
+				d.takeBufs()
+				d.frameBuf = d.bufs.frame[:0]
+			}
+			d.frameBuf = appendKept(d.frameBuf, p[:room], d.frameCap, d.frameCap)
 		}
-		d.frameBuf = appendKept(d.frameBuf, p[:room], d.frameCap, d.frameCap)
 	}
 	if d.ctl {
 		d.ctlHash.Write(p)
@@ -307,6 +323,7 @@ func (d *dirState) framePayload(p []byte) {
 // writePayload implements payloadWriter: p is message payload after any
 // inflating.
 func (d *dirState) writePayload(p []byte) {
+	first := d.msg.Length == 0
 	d.msg.Length += uint64(len(p))
 	if d.msgDigest {
 		d.msgHash.Write(p)
@@ -318,6 +335,12 @@ func (d *dirState) writePayload(p []byte) {
 	if room := int(min(d.s.cfg.keep(d.msg.Length), math.MaxInt)) - len(d.msgBuf); room > 0 {
 		if room > len(p) {
 			room = len(p)
+		}
+		if first && d.msgOne && uint64(len(p)) == d.fr.Length {
+			// The whole payload of a one-frame message at once; see
+			// frameView.
+			d.msgView = p[:room]
+			return
 		}
 		if d.msgBuf == nil {
 			d.takeBufs()
@@ -377,8 +400,14 @@ func (d *dirState) inflateViolation(code string, sev Severity, ref, detail strin
 
 func (d *dirState) frameEnd(t time.Time) {
 	d.fr.Time = t
-	d.fr.Payload = d.frameBuf
-	d.fr.PayloadTruncated = uint64(len(d.frameBuf)) < d.fr.Length
+	// An empty payload is nil, whether a buffer was used before or not.
+	d.fr.Payload = nil
+	if d.frameView != nil {
+		d.fr.Payload = d.frameView
+	} else if len(d.frameBuf) > 0 {
+		d.fr.Payload = d.frameBuf
+	}
+	d.fr.PayloadTruncated = uint64(len(d.fr.Payload)) < d.fr.Length
 	d.s.sink.Frame(d.s.ref, &d.fr)
 	d.stats.Frames++
 	if d.ctl {
@@ -411,10 +440,18 @@ func (d *dirState) finishMessage(t time.Time, incomplete bool) {
 			m.InflateErr = r.err.Error()
 		}
 	}
-	if d.msgShared {
+	switch {
+	case d.msgShared && d.frameView != nil:
+		m.Payload = d.frameView
+	case d.msgShared:
 		m.Payload = d.frameBuf
-	} else {
+	case d.msgView != nil:
+		m.Payload = d.msgView
+	default:
 		m.Payload = d.msgBuf
+	}
+	if len(m.Payload) == 0 {
+		m.Payload = nil
 	}
 	m.Truncated = uint64(len(m.Payload)) < m.Length || cut
 	if d.msgDigest {
@@ -466,7 +503,7 @@ func (d *dirState) controlEnd(t time.Time) {
 		WireLength:  uint64(d.fr.HeaderLen) + d.fr.Length,
 		WirePayload: d.fr.Length,
 		Length:      d.fr.Length,
-		Payload:     d.frameBuf, Truncated: d.fr.PayloadTruncated,
+		Payload:     d.fr.Payload, Truncated: d.fr.PayloadTruncated,
 		ValidUTF8: d.ctlUTF8.valid(),
 	}
 	d.ctlHash.Sum(m.SHA256[:0])
