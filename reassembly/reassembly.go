@@ -183,6 +183,7 @@ type Conn struct {
 	Stats        [2]DirStats  // indexed by Side
 	End          EndReason    // EndNone while open
 	sides        [2]sideFlows // the flows of each side's packets
+	keys         [2]flowKey   // the stream's keys in Reassembler.conns, by side
 }
 
 type sideFlows struct{ net, tp gopacket.Flow }
@@ -318,7 +319,22 @@ type captureCtx struct{ ci gopacket.CaptureInfo }
 
 func (c *captureCtx) GetCaptureInfo() gopacket.CaptureInfo { return c.ci }
 
-type flowKey struct{ net, tp gopacket.Flow }
+// flowKey finds the stream of a segment: its addresses and ports, as
+// compact as they can be (a map key of gopacket's two Flows is three
+// times larger, and the lookup of every segment hashes and compares it).
+type flowKey struct {
+	src, dst     [16]byte
+	sport, dport uint16
+	alen         uint8 // address length: 4 or 16
+}
+
+func keyOf(net gopacket.Flow, sport, dport uint16) flowKey {
+	k := flowKey{sport: sport, dport: dport}
+	s, d := net.Endpoints()
+	k.alen = uint8(copy(k.src[:], s.Raw()))
+	copy(k.dst[:], d.Raw())
+	return k
+}
 
 type connRef struct {
 	s    *stream
@@ -404,7 +420,7 @@ func (r *Reassembler) streamsByID(keep func(*stream) bool) []*stream {
 	var out []*stream
 	for k, ref := range r.conns {
 		s := ref.s
-		if flowKey(s.conn.sides[SideA]) != k || !keep(s) {
+		if s.conn.keys[SideA] != k || !keep(s) {
 			continue // each stream is in the map under both directions
 		}
 		out = append(out, s)
@@ -462,8 +478,7 @@ func (r *Reassembler) Add(netFlow gopacket.Flow, tcp *layers.TCP, t time.Time) {
 		r.lastFlush = r.now
 	}
 
-	tp := tcp.TransportFlow()
-	ref, ok := r.conns[flowKey{netFlow, tp}]
+	ref, ok := r.conns[keyOf(netFlow, uint16(tcp.SrcPort), uint16(tcp.DstPort))]
 	s, side := ref.s, ref.side
 	if ok && s.conn.End == EndNone && tcp.SYN && !tcp.ACK {
 		if h := &s.half[side]; h.nextOK && !(h.synBase && tcp.Seq == h.base) {
@@ -490,7 +505,7 @@ func (r *Reassembler) Add(netFlow gopacket.Flow, tcp *layers.TCP, t time.Time) {
 			r.maybeFlush()
 			return
 		}
-		s = r.open(netFlow, tp, tcp, t)
+		s = r.open(netFlow, tcp, t)
 		side = SideA
 		if tcp.SYN && tcp.ACK {
 			side = SideB
@@ -630,7 +645,7 @@ func (s *stream) count(side Side, tcp *layers.TCP, t time.Time) {
 }
 
 // open starts tracking a connection whose first segment is tcp.
-func (r *Reassembler) open(netFlow, tp gopacket.Flow, tcp *layers.TCP, t time.Time) *stream {
+func (r *Reassembler) open(netFlow gopacket.Flow, tcp *layers.TCP, t time.Time) *stream {
 	r.nextID++
 	r.stats.Conns++
 	s := &stream{r: r}
@@ -639,8 +654,11 @@ func (r *Reassembler) open(netFlow, tp gopacket.Flow, tcp *layers.TCP, t time.Ti
 	c.Start, c.Last = t, t
 	src := addrPort(netFlow.Src(), uint16(tcp.SrcPort))
 	dst := addrPort(netFlow.Dst(), uint16(tcp.DstPort))
+	tp := tcp.TransportFlow()
 	fwd := sideFlows{netFlow, tp}
 	rev := sideFlows{netFlow.Reverse(), tp.Reverse()}
+	fk := keyOf(netFlow, uint16(tcp.SrcPort), uint16(tcp.DstPort))
+	rk := keyOf(rev.net, uint16(tcp.DstPort), uint16(tcp.SrcPort))
 	a, b := SideA, SideB
 	if tcp.SYN && tcp.ACK {
 		src, dst = dst, src
@@ -649,8 +667,9 @@ func (r *Reassembler) open(netFlow, tp gopacket.Flow, tcp *layers.TCP, t time.Ti
 	c.A, c.B = src, dst
 	c.RolesFromSYN = tcp.SYN
 	c.sides[a], c.sides[b] = fwd, rev
-	r.conns[flowKey(fwd)] = connRef{s, a}
-	r.conns[flowKey(rev)] = connRef{s, b}
+	c.keys[a], c.keys[b] = fk, rk
+	r.conns[fk] = connRef{s, a}
+	r.conns[rk] = connRef{s, b}
 	r.nconns++
 	s.h = r.factory(c)
 	return s
@@ -662,9 +681,9 @@ func (r *Reassembler) forget(s *stream) {
 		return
 	}
 	s.forgotten = true
-	for _, f := range s.conn.sides {
-		if ref, ok := r.conns[flowKey(f)]; ok && ref.s == s {
-			delete(r.conns, flowKey(f))
+	for _, k := range s.conn.keys {
+		if ref, ok := r.conns[k]; ok && ref.s == s {
+			delete(r.conns, k)
 		}
 	}
 	r.nconns--
