@@ -493,28 +493,44 @@ func appendTimeUTC(dst []byte, t time.Time) []byte {
 		year++
 	}
 	var b [30]byte // 2006-01-02T15:04:05.000000000Z
-	put := func(i int, v int64, n int) {
-		for j := i + n - 1; j >= i; j-- {
-			b[j] = byte('0' + v%10)
-			v /= 10
-		}
+	put2 := func(i int, v int64) {
+		copy(b[i:i+2], digitPairs[2*v:2*v+2])
 	}
-	put(0, year, 4)
+	put2(0, year/100)
+	put2(2, year%100)
 	b[4] = '-'
-	put(5, month, 2)
+	put2(5, month)
 	b[7] = '-'
-	put(8, day, 2)
+	put2(8, day)
 	b[10] = 'T'
-	put(11, rem/3600, 2)
+	put2(11, rem/3600)
 	b[13] = ':'
-	put(14, rem/60%60, 2)
+	put2(14, rem/60%60)
 	b[16] = ':'
-	put(17, rem%60, 2)
+	put2(17, rem%60)
 	b[19] = '.'
-	put(20, int64(t.Nanosecond()), 9)
+	ns := int64(t.Nanosecond())
+	b[28] = byte('0' + ns%10)
+	ns /= 10
+	for i := 26; i >= 20; i -= 2 {
+		put2(i, ns%100)
+		ns /= 100
+	}
 	b[29] = 'Z'
 	return append(dst, b[:]...)
 }
+
+// digitPairs is "00" to "99", two bytes each.
+const digitPairs = "00010203040506070809" +
+	"10111213141516171819" +
+	"20212223242526272829" +
+	"30313233343536373839" +
+	"40414243444546474849" +
+	"50515253545556575859" +
+	"60616263646566676869" +
+	"70717273747576777879" +
+	"80818283848586878889" +
+	"90919293949596979899"
 
 // appendEndpoint appends {"ip":...,"port":...} for an "ip:port" string.
 func appendEndpoint(dst []byte, s string) []byte {
