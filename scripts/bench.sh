@@ -9,6 +9,8 @@
 #                     bench/ at the repository root, ignored by git)
 #   WSDUMP_BENCH_NO_TIME  when set, use bash's time even if /usr/bin/time
 #                     exists (no peak RSS then)
+#   WSDUMP_BENCH_RUNS how many times each wsdump mode runs (default 3); the
+#                     table shows the fastest run, and the peak RSS of all
 #
 # What it does:
 #   1. builds wsdump into the bench directory;
@@ -17,14 +19,15 @@
 #      (pcaptest.WriteBulk: 200 interleaved WebSocket connections, a quarter
 #      of them with permessage-deflate and context takeover, seed 1, so the
 #      same size always gives the same file);
-#   3. runs wsdump once in each mode: -q (summaries), text to /dev/null,
+#   3. runs wsdump in each mode: -q (summaries), text to /dev/null,
 #      --jsonl /dev/null and --json /dev/null (each with -q so that only the
 #      machine-readable output is written besides the summaries);
 #   4. when tshark is installed, runs
 #      tshark -r FILE -Y websocket -T fields -e websocket.opcode >/dev/null
 #      and prints how many times faster wsdump -q is.
 #
-# The table gives wall seconds, file MB/s (MB = 2^20 bytes), packets/s and
+# The table gives wall seconds, file MiB/s and MB/s (2^20 and 10^6 bytes),
+# packets/s and
 # messages/s (counts from wsdump's own summary on stderr; the tshark row
 # uses wsdump's counts of the same file), and peak RSS in MiB. Times and
 # RSS come from /usr/bin/time when present (the table also shows user+sys
@@ -34,6 +37,10 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 mb=${WSDUMP_BENCH_MB:-1024}
+runs=${WSDUMP_BENCH_RUNS:-3}
+case $runs in
+'' | *[!0-9]* | 0) echo "bench.sh: WSDUMP_BENCH_RUNS=$runs: want a positive whole number" >&2; exit 2 ;;
+esac
 case $mb in
 '' | *[!0-9]*) echo "bench.sh: WSDUMP_BENCH_MB=$mb: want a whole number of MiB" >&2; exit 2 ;;
 esac
@@ -62,6 +69,26 @@ if [ -x /usr/bin/time ] && [ -z "${WSDUMP_BENCH_NO_TIME:-}" ]; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+
+# best NAME N CMD...: measure N times; leaves the fastest run's times in
+# $tmp/NAME.time, with the largest peak RSS of the runs.
+best() {
+	local name=$1 n=$2
+	shift 2
+	local i w u s r bw= bu bs br=0
+	for ((i = 0; i < n; i++)); do
+		measure "$name" "$@"
+		read -r w u s r <"$tmp/$name.time"
+		if [ -z "$bw" ] || awk -v a="$w" -v b="$bw" 'BEGIN { exit !(a < b) }'; then
+			bw=$w bu=$u bs=$s
+		fi
+		if [ "$r" != "-" ] && [ "$r" -gt "$br" ]; then
+			br=$r
+		fi
+	done
+	[ "$r" = "-" ] && br=-
+	echo "$bw $bu $bs $br" >"$tmp/$name.time"
+}
 
 # measure NAME CMD...: runs CMD with stdout to /dev/null and its stderr in
 # $tmp/NAME.err; leaves "wall user sys maxrss_kib" in $tmp/NAME.time.
@@ -105,20 +132,21 @@ row() {
 		-v size="$size" -v p="$3" -v m="$4" 'BEGIN {
 		w = wall + 0; if (w <= 0) w = 0.01
 		r = (rss == "-") ? "-" : sprintf("%.1f", rss / 1024)
-		printf "%-16s %8.2f %8.2f %9.1f %12.0f %12.0f %9s\n", label, wall, user + sys, size / 1048576 / w, p / w, m / w, r
+		printf "%-16s %8.2f %8.2f %9.1f %9.1f %12.0f %12.0f %9s\n", label, wall, user + sys, size / 1048576 / w, size / 1e6 / w, p / w, m / w, r
 	}'
 }
 
 echo "capture: $cap ($(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1048576 }') MiB)"
-printf '%-16s %8s %8s %9s %12s %12s %9s\n' mode "wall s" "cpu s" "MB/s" packets/s messages/s "RSS MiB"
+echo "each wsdump mode: fastest of $runs runs (WSDUMP_BENCH_RUNS); tshark: one run"
+printf '%-16s %8s %8s %9s %9s %12s %12s %9s\n' mode "wall s" "cpu s" "MiB/s" "MB/s" packets/s messages/s "RSS MiB"
 
 modes="quiet text jsonl json"
 for mode in $modes; do
 	case $mode in
-	quiet) measure quiet "$bin" -q -r "$cap" ;;
-	text) measure text "$bin" -r "$cap" ;;
-	jsonl) measure jsonl "$bin" -q --jsonl /dev/null -r "$cap" ;;
-	json) measure json "$bin" -q --json /dev/null -r "$cap" ;;
+	quiet) best quiet "$runs" "$bin" -q -r "$cap" ;;
+	text) best text "$runs" "$bin" -r "$cap" ;;
+	jsonl) best jsonl "$runs" "$bin" -q --jsonl /dev/null -r "$cap" ;;
+	json) best json "$runs" "$bin" -q --json /dev/null -r "$cap" ;;
 	esac
 	pm=$(counts "$mode")
 	read -r p m <<<"$pm"
