@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bufio"
 	"io"
 	"strconv"
 
@@ -25,16 +24,22 @@ type JSONLOptions struct {
 // conversation. Every line carries the event kind, the conversation id and
 // both endpoints. It implements dissect.Sink.
 //
-// Message lines are encoded by hand into a reused buffer; the other kinds,
-// rarer, go through encoding/json. Memory holds one line at a time plus a
-// short prefix per open conversation.
+// Message lines are encoded by hand, straight into the output buffer; the
+// other kinds, rarer, go through encoding/json. Memory holds the lines not
+// yet written (jsonlChunk bytes and one line at most) plus a short prefix
+// per open conversation.
 type JSONL struct {
-	w      *bufio.Writer
-	o      JSONLOptions
-	line   []byte
-	err    error
-	prefix map[*dissect.ConvRef]*convPrefix
+	w         io.Writer
+	o         JSONLOptions
+	line      []byte // lines not yet written, then the line being made
+	lineStart int    // where the line being made starts in line
+	err       error
+	prefix    map[*dissect.ConvRef]*convPrefix
 }
+
+// jsonlChunk is how many bytes of lines are gathered before they are
+// written (unless each line is flushed).
+const jsonlChunk = 256 << 10
 
 // convPrefix is the cached `"conversation":N,"client":{...},"server":{...}`
 // of a conversation, rebuilt when its endpoints change (the dissector may
@@ -46,7 +51,7 @@ type convPrefix struct {
 
 // NewJSONL returns a JSONL writing to w.
 func NewJSONL(w io.Writer, o JSONLOptions) *JSONL {
-	return &JSONL{w: bufio.NewWriterSize(w, 64<<10), o: o, prefix: map[*dissect.ConvRef]*convPrefix{}}
+	return &JSONL{w: w, o: o, prefix: map[*dissect.ConvRef]*convPrefix{}}
 }
 
 // start begins a line: {"event":KIND,"conversation":...,"client":...,"server":...
@@ -66,26 +71,32 @@ func (l *JSONL) start(kind string, c *dissect.ConvRef) {
 		b = appendEndpoint(b, c.Server)
 		p.b = b
 	}
-	l.line = append(l.line[:0], `{"event":"`...)
+	l.lineStart = len(l.line)
+	l.line = append(l.line, `{"event":"`...)
 	l.line = append(l.line, kind...)
 	l.line = append(l.line, `",`...)
 	l.line = append(l.line, p.b...)
 }
 
 func (l *JSONL) emit() {
-	l.line = append(l.line, '\n')
 	if l.err != nil {
+		l.line = l.line[:0]
 		return
 	}
-	if _, err := l.w.Write(l.line); err != nil {
-		l.err = err
-		return
+	l.line = append(l.line, '\n')
+	if l.o.FlushEach || len(l.line) >= jsonlChunk {
+		l.flush()
 	}
-	if l.o.FlushEach {
-		if err := l.w.Flush(); err != nil {
+}
+
+// flush writes the lines made so far.
+func (l *JSONL) flush() {
+	if len(l.line) > 0 && l.err == nil {
+		if _, err := l.w.Write(l.line); err != nil {
 			l.err = err
 		}
 	}
+	l.line = l.line[:0]
 }
 
 // object appends the fields of v (an object) without its braces.
@@ -167,8 +178,6 @@ func (l *JSONL) End(c *dissect.ConvRef, s *dissect.Summary) {
 
 // Close flushes the stream and returns the first write error met.
 func (l *JSONL) Close() error {
-	if err := l.w.Flush(); err != nil && l.err == nil {
-		l.err = err
-	}
+	l.flush()
 	return l.err
 }
