@@ -226,8 +226,14 @@ const entryLink = 1 << 4
 func buildHuffTable(lengths []uint8, root uint, tab []uint32) ([]uint32, bool) {
 	var count [16]int
 	for _, l := range lengths {
-		count[l]++
+		count[l&15]++
 	}
+	return buildHuffTableCounted(lengths, &count, root, tab)
+}
+
+// buildHuffTableCounted is buildHuffTable with the number of codes of each
+// length counted already.
+func buildHuffTableCounted(lengths []uint8, count *[16]int, root uint, tab []uint32) ([]uint32, bool) {
 	count[0] = 0
 	left := 1
 	maxLen := 0
@@ -620,6 +626,7 @@ func (s *inflateStream) readDynamicHeader(in []byte, pos int) (int, bool) {
 		return 0, false
 	}
 	lens := s.lens[:nlit+ndist]
+	var litCount, distCount [16]int
 	for i := 0; i < len(lens); {
 		if !need(7) {
 			// A code may be shorter than 7 bits: try with what there is.
@@ -644,6 +651,11 @@ func (s *inflateStream) readDynamicHeader(in []byte, pos int) (int, bool) {
 		sym := e >> 8
 		if sym < 16 {
 			lens[i] = uint8(sym)
+			if i < nlit {
+				litCount[sym]++
+			} else {
+				distCount[sym]++
+			}
 			i++
 			continue
 		}
@@ -681,6 +693,9 @@ func (s *inflateStream) readDynamicHeader(in []byte, pos int) (int, bool) {
 			s.fail(pos, nb, "code lengths overflow the codes")
 			return 0, false
 		}
+		inLit := max(0, min(i+rep, nlit)-i)
+		litCount[val&15] += inLit
+		distCount[val&15] += rep - inLit
 		for ; rep > 0; rep-- {
 			lens[i] = val
 			i++
@@ -691,11 +706,11 @@ func (s *inflateStream) readDynamicHeader(in []byte, pos int) (int, bool) {
 		return 0, false
 	}
 	var ok bool
-	if s.dynLit, ok = buildHuffTable(lens[:nlit], litRootBits, s.dynLit); !ok {
+	if s.dynLit, ok = buildHuffTableCounted(lens[:nlit], &litCount, litRootBits, s.dynLit); !ok {
 		s.fail(pos, nb, "invalid literal/length code lengths")
 		return 0, false
 	}
-	if s.dynDist, ok = buildHuffTable(lens[nlit:], distRootBits, s.dynDist); !ok {
+	if s.dynDist, ok = buildHuffTableCounted(lens[nlit:], &distCount, distRootBits, s.dynDist); !ok {
 		s.fail(pos, nb, "invalid distance code lengths")
 		return 0, false
 	}
