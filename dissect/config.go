@@ -53,6 +53,12 @@ type Config struct {
 	// frame had any), while messages keep theirs: for runs whose outputs
 	// show messages but no frames. Control frames keep theirs.
 	NoFramePayload bool
+	// HandOff lets the sink keep the payload of a data message that the
+	// dissector copied into a buffer of its own (at least 8 KiB of it),
+	// instead of copying it again: such a message comes with
+	// PayloadHandedOff set, the dissector never writes to that buffer
+	// again, and the sink gives it back with ReleasePayload when done.
+	HandOff bool
 }
 
 // DefaultConfig returns the limits used when none are given.

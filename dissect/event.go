@@ -248,7 +248,11 @@ type Message struct {
 	// inflating, up to the payload cap; Truncated says some were cut.
 	Payload   []byte
 	Truncated bool
-	SHA256    [32]byte // over the whole payload, also the bytes beyond the cap
+	// PayloadHandedOff (only under Config.HandOff) says that Payload stays
+	// valid after the call: the sink owns its buffer and gives it back
+	// with ReleasePayload.
+	PayloadHandedOff bool
+	SHA256           [32]byte // over the whole payload, also the bytes beyond the cap
 
 	Compressed bool   // RSV1 set (permessage-deflate) or per-frame compression
 	Inflated   bool   // Payload is inflated output

@@ -124,6 +124,7 @@ type dirState struct {
 	msgWant   int    // payload bytes the message will keep when known (see appendKept), or 0
 	msgOne    bool   // the message is one frame, not transformed
 	msgView   []byte // kept payload when it came in one piece, as frameView
+	handCap   int    // capacity of the last buffer handed off (Config.HandOff)
 	msgHash   hash.Hash
 	msgDigest bool // the current message is hashed as it goes
 	msgUTF8   utf8Validator
@@ -344,6 +345,9 @@ func (d *dirState) writePayload(p []byte) {
 		}
 		if d.msgBuf == nil {
 			d.takeBufs()
+			if d.bufs.msg == nil && d.handCap > 0 {
+				d.bufs.msg = takeHandedBack(d.handCap)
+			}
 			d.msgBuf = d.bufs.msg[:0]
 		}
 		limit := math.MaxInt
@@ -478,7 +482,64 @@ func (d *dirState) finishMessage(t time.Time, incomplete bool) {
 			d.stats.Inflated += m.Length
 		}
 	}
+	if d.s.cfg.HandOff && !d.msgShared && d.msgView == nil && len(m.Payload) >= handOffMin {
+		m.PayloadHandedOff = true
+	}
 	d.s.sink.Message(d.s.ref, m)
+	if m.PayloadHandedOff {
+		// The sink has the buffer now; the next message takes another,
+		// as large as the largest it had.
+		d.handCap = max(d.handCap, cap(d.msgBuf))
+		d.msgBuf = nil
+		d.bufs.msg = nil
+	}
+}
+
+// handOffMin is the shortest kept payload handed off under Config.HandOff;
+// shorter ones cost less to copy than to hand over.
+const handOffMin = 8 << 10
+
+// handedBack holds buffers given back with ReleasePayload, for the
+// messages of any conversation.
+var handedBack struct {
+	sync.Mutex
+	free [][]byte
+}
+
+// maxHandedBack bounds the buffers kept for reuse (16 MiB at the default
+// payload cap).
+const maxHandedBack = 256
+
+// ReleasePayload gives back the payload buffer of a message reported with
+// PayloadHandedOff (see Config.HandOff), once its receiver is done with
+// it; the buffer is written again afterwards. Other slices must not be
+// given.
+func ReleasePayload(p []byte) {
+	if cap(p) == 0 || cap(p) > maxPooledBuf {
+		return
+	}
+	handedBack.Lock()
+	if len(handedBack.free) < maxHandedBack {
+		handedBack.free = append(handedBack.free, p[:0])
+	}
+	handedBack.Unlock()
+}
+
+// takeHandedBack returns a buffer of at least n bytes, given back with
+// ReleasePayload if there is one.
+func takeHandedBack(n int) []byte {
+	handedBack.Lock()
+	var b []byte
+	if k := len(handedBack.free); k > 0 {
+		b = handedBack.free[k-1]
+		handedBack.free[k-1] = nil
+		handedBack.free = handedBack.free[:k-1]
+	}
+	handedBack.Unlock()
+	if cap(b) < n {
+		b = make([]byte, 0, n)
+	}
+	return b
 }
 
 // flushIncomplete reports a data message in progress as incomplete; t is

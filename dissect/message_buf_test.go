@@ -2,6 +2,7 @@ package dissect
 
 import (
 	"bytes"
+	"math/rand"
 	"testing"
 )
 
@@ -127,5 +128,74 @@ func TestPayloadBuffersAcrossSessions(t *testing.T) {
 	ms := recD.messages()
 	if len(ms) != 2 || ms[0].Payload != nil || string(ms[1].Payload) != "abcd" {
 		t.Errorf("messages %+v; want a nil payload, then \"abcd\"", ms)
+	}
+}
+
+// keepSink keeps the payloads of messages handed off to it, without
+// copying them, and gives every other one back at once.
+type keepSink struct {
+	discardSinkFrames
+	kept    [][]byte
+	handed  int
+	release bool
+}
+
+func (k *keepSink) Message(c *ConvRef, m *Message) {
+	if !m.PayloadHandedOff {
+		k.kept = append(k.kept, bytes.Clone(m.Payload))
+		return
+	}
+	k.handed++
+	k.kept = append(k.kept, m.Payload)
+	if k.release && k.handed%2 == 0 {
+		// Give this one back: it is reused by a later message, and
+		// its content is no longer checked.
+		ReleasePayload(m.Payload)
+		k.kept[len(k.kept)-1] = nil
+	}
+}
+
+// TestHandOff: under Config.HandOff a message kept in the dissector's own
+// buffer (fragmented, compressed, or split over feeds) is handed to the
+// sink, which may keep it: the dissector never writes to it again, even
+// when buffers given back are used for later messages. Small payloads and
+// payloads seen in one piece are not handed off.
+func TestHandOff(t *testing.T) {
+	for _, release := range []bool{false, true} {
+		cfg := frameTestCfg
+		cfg.HandOff = true
+		sink := &keepSink{release: release}
+		s := newWSSession(&cfg, &ConvRef{ID: 1}, sink, sessionOptions{})
+		rng := rand.New(rand.NewSource(5))
+		var sent [][]byte
+		for i := 0; i < 40; i++ {
+			n := []int{100, 9000, 30000, 70000}[i%4]
+			p := make([]byte, n)
+			rng.Read(p)
+			sent = append(sent, p)
+			h := len(p) / 2
+			wire := catFrames(
+				buildWSFrame(wsTestFrame{op: OpBinary, payload: p[:h]}),
+				buildWSFrame(wsTestFrame{fin: true, op: OpContinuation, payload: p[h:]}),
+			)
+			// Fed in two pieces, so that no frame comes whole.
+			s.feed(FromServer, wire[:len(wire)/3], frameT0)
+			s.feed(FromServer, wire[len(wire)/3:], frameT0)
+		}
+		if len(sink.kept) != len(sent) {
+			t.Fatalf("release=%v: %d messages; want %d", release, len(sink.kept), len(sent))
+		}
+		for i, p := range sink.kept {
+			if p == nil {
+				continue
+			}
+			want := sent[i][:min(len(sent[i]), cfg.MaxPayload)]
+			if !bytes.Equal(p, want) {
+				t.Fatalf("release=%v: message %d (%d bytes) changed after it was handed off", release, i, len(sent[i]))
+			}
+		}
+		if want := 30; sink.handed != want {
+			t.Errorf("release=%v: %d messages handed off; want %d (those of 9000 bytes and more)", release, sink.handed, want)
+		}
 	}
 }

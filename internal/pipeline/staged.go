@@ -239,7 +239,11 @@ type dissectStage struct {
 }
 
 func newDissectStage(cfg Config) *dissectStage {
-	d := &dissectStage{p: &pipe{cfg: cfg, dcfg: cfg.dissectConfig()}, q: newEventQueue(), convs: map[uint64]*conv{}}
+	dcfg := cfg.dissectConfig()
+	// Large payloads the dissectors kept travel to the output stage in
+	// their own buffers, which it gives back (evBatch.reset).
+	dcfg.HandOff = true
+	d := &dissectStage{p: &pipe{cfg: cfg, dcfg: dcfg}, q: newEventQueue(), convs: map[uint64]*conv{}}
 	d.p.sink = countingSink{next: d.q, st: &d.p.st, dropFrames: cfg.DropFrames}
 	return d
 }
@@ -310,7 +314,8 @@ const (
 )
 
 // evEntry is one event of a batch: its kind, its place in the slice of
-// that kind, its conversation, and the place of its payload in data.
+// that kind, its conversation, and the place of its payload in data (off
+// below 0: the payload is owned[-off-1]).
 type evEntry struct {
 	seq    uint64 // the stream record that caused it
 	kind   evKind
@@ -330,6 +335,11 @@ type evBatch struct {
 	gaps   []dissect.Gap
 	sums   []dissect.Summary
 	data   []byte
+	// owned are payloads handed off by the dissector (dissect.Config.
+	// HandOff), given back when the batch is recycled; ownedBytes is
+	// their capacity.
+	owned      [][]byte
+	ownedBytes int
 }
 
 func (b *evBatch) reset() {
@@ -351,6 +361,12 @@ func (b *evBatch) reset() {
 		b.data = make([]byte, 0, 2*evBatchBytes)
 	}
 	b.data = b.data[:0]
+	for i, p := range b.owned {
+		dissect.ReleasePayload(p)
+		b.owned[i] = nil
+	}
+	b.owned = b.owned[:0]
+	b.ownedBytes = 0
 }
 
 // eventQueue is the dissector's sink in a staged run: it copies each event
@@ -392,7 +408,7 @@ func (q *eventQueue) add(e evEntry, c *dissect.ConvRef, p []byte) {
 		b.data = append(b.data, p...)
 	}
 	b.order = append(b.order, e)
-	if len(b.data) >= evBatchBytes || len(b.order) >= evBatchEvents {
+	if len(b.data)+b.ownedBytes >= evBatchBytes || len(b.order) >= evBatchEvents {
 		q.full <- b
 		q.cur = <-q.free
 	}
@@ -425,6 +441,12 @@ func (q *eventQueue) Message(c *dissect.ConvRef, m *dissect.Message) {
 	b := q.cur
 	b.msgs = append(b.msgs, *m)
 	b.msgs[len(b.msgs)-1].Payload = nil
+	if m.PayloadHandedOff {
+		b.owned = append(b.owned, m.Payload)
+		b.ownedBytes += cap(m.Payload)
+		q.add(evEntry{kind: evMessage, idx: int32(len(b.msgs) - 1), off: -len(b.owned), n: len(m.Payload)}, c, nil)
+		return
+	}
 	q.add(evEntry{kind: evMessage, idx: int32(len(b.msgs) - 1)}, c, m.Payload)
 }
 
@@ -538,6 +560,9 @@ func (b *evBatch) payload(e *evEntry) []byte {
 	if e.n == 0 {
 		return nil
 	}
+	if e.off < 0 {
+		return b.owned[-e.off-1]
+	}
 	return b.data[e.off : e.off+e.n : e.off+e.n]
 }
 
@@ -560,6 +585,7 @@ func (o *output) replay(b *evBatch, i int) {
 	case evMessage:
 		m := &b.msgs[e.idx]
 		m.Payload = b.payload(e)
+		m.PayloadHandedOff = false // the batch owns the buffer, not the sink
 		if o.fillDigest {
 			dissect.FillDigest(m)
 		}
