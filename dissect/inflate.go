@@ -26,6 +26,9 @@ const (
 	inflateWindow  = 1 << 15 // the largest DEFLATE window
 	inflateBufSize = 2 * inflateWindow
 	maxMatchLen    = 258
+	// matchRoom is the room kept free after the write position: a whole
+	// match, copied 8 bytes at a time (up to 7 bytes beyond its end).
+	matchRoom = maxMatchLen + 8
 	litRootBits    = 9
 	distRootBits   = 7
 	clRootBits     = 7
@@ -408,7 +411,7 @@ func (s *inflateStream) decode(in []byte, sink inflateSink) int {
 				s.left = n
 			}
 			for s.left > 0 {
-				if s.w > inflateBufSize-maxMatchLen && !s.makeRoom(sink) {
+				if s.w > inflateBufSize-matchRoom && !s.makeRoom(sink) {
 					return len(in)
 				}
 				room := min(s.left, inflateBufSize-s.w)
@@ -466,7 +469,7 @@ func (s *inflateStream) huffman(in []byte, posp *int, bitp *uint64, nbp *uint, s
 	w := s.w
 	ok = true
 	for {
-		if w > inflateBufSize-maxMatchLen {
+		if w > inflateBufSize-matchRoom {
 			s.w = w
 			if !s.makeRoom(sink) {
 				ok = false
@@ -563,8 +566,21 @@ func (s *inflateStream) huffman(in []byte, posp *int, bitp *uint64, nbp *uint, s
 		bitBuf >>= tot
 		nb -= tot
 		src := w - d
-		if d >= length {
-			copy(buf[w:w+length], buf[src:src+length])
+		if d >= 8 {
+			// Eight bytes at a time: each read is of bytes written
+			// already (d >= 8); the last write may go up to 7 bytes past
+			// the match, into room nothing has used yet.
+			if length <= 32 {
+				for i := 0; i < length; i += 8 {
+					binary.LittleEndian.PutUint64(buf[w+i:], binary.LittleEndian.Uint64(buf[src+i:]))
+				}
+			} else if d >= length {
+				copy(buf[w:w+length], buf[src:src+length])
+			} else {
+				for i := 0; i < length; i += 8 {
+					binary.LittleEndian.PutUint64(buf[w+i:], binary.LittleEndian.Uint64(buf[src+i:]))
+				}
+			}
 			w += length
 			continue
 		}
