@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"encoding/binary"
 	"time"
 
 	"github.com/google/gopacket"
@@ -103,6 +104,47 @@ func NewDecoder() *Decoder {
 // offloaded, unfilled checksums). The Segment is valid until the next call.
 func (d *Decoder) Decode(p Packet) (seg *Segment, ok bool) {
 	d.packets++
+	if p.LinkType == LinkTypeEthernet && d.fastTCP(p) {
+		return &d.seg, true
+	}
+	return d.decodeLayers(p)
+}
+
+// fastTCP decodes the most common packet, Ethernet II carrying IPv4
+// without options or fragmentation carrying TCP, all of it captured,
+// without the layer parser: the TCP layer is decoded by gopacket as the
+// parser would, the others are read in place. Any other packet is left to
+// decodeLayers (false).
+func (d *Decoder) fastTCP(p Packet) bool {
+	data := p.Data
+	if len(data) < 14+20+20 || data[12] != 0x08 || data[13] != 0x00 {
+		return false
+	}
+	ip := data[14:]
+	if ip[0] != 0x45 || ip[9] != byte(layers.IPProtocolTCP) {
+		return false
+	}
+	total := int(binary.BigEndian.Uint16(ip[2:4]))
+	if total < 40 || total > len(ip) || binary.BigEndian.Uint16(ip[6:8])&0x3fff != 0 {
+		return false // short, cut, or a fragment
+	}
+	if d.tcp.DecodeFromBytes(ip[20:total], gopacket.NilDecodeFeedback) != nil {
+		return false
+	}
+	// What later calls read of the layers above TCP.
+	d.decoded = append(d.decoded[:0], layers.LayerTypeEthernet, layers.LayerTypeIPv4, layers.LayerTypeTCP)
+	d.ip4.SrcIP, d.ip4.DstIP = ip[12:16], ip[16:20]
+	d.ip4.Length = uint16(total)
+	d.ip4.Contents, d.ip4.Payload = ip[:20], ip[20:total]
+	d.decodedN++
+	d.seg.Timestamp = p.Timestamp
+	d.seg.Truncated = false
+	d.seg.NetFlow = gopacket.NewFlow(layers.EndpointIPv4, ip[12:16], ip[16:20])
+	return true
+}
+
+// decodeLayers decodes a packet with the layer parser of its link type.
+func (d *Decoder) decodeLayers(p Packet) (seg *Segment, ok bool) {
 	var parser *gopacket.DecodingLayerParser
 	switch p.LinkType {
 	case LinkTypeEthernet:
