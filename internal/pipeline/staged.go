@@ -57,6 +57,7 @@ type streamRec struct {
 	seq    uint64 // place among all records of the reader, for the merge
 	kind   streamKind
 	side   reassembly.Side
+	slot   int32 // the connection's place in its dissector's table; -1: none
 	id     uint64
 	t      time.Time
 	off, n int
@@ -85,6 +86,21 @@ type streamQueue struct {
 	rt         *streamRouter
 	cur        *streamBatch
 	full, free chan *streamBatch
+	// Slots number the connections of the shard that carried something,
+	// densely, so that the dissector finds them in a slice: a slot is
+	// given when a connection is announced and freed at its end.
+	freeSlots []int32
+	slots     int32
+}
+
+func (q *streamQueue) takeSlot() int32 {
+	if n := len(q.freeSlots); n > 0 {
+		s := q.freeSlots[n-1]
+		q.freeSlots = q.freeSlots[:n-1]
+		return s
+	}
+	q.slots++
+	return q.slots - 1
 }
 
 // streamRouter sends each connection's records to the dissector of its
@@ -151,10 +167,10 @@ func (q *streamQueue) add(r streamRec, data []byte) {
 	}
 }
 
-func (q *streamQueue) addConn(k streamKind, c *reassembly.Conn, t time.Time) {
+func (q *streamQueue) addConn(k streamKind, c *reassembly.Conn, slot int32, t time.Time) {
 	b := q.cur
 	b.conns = append(b.conns, *c)
-	q.add(streamRec{kind: k, id: c.ID, t: t, conn: len(b.conns) - 1}, nil)
+	q.add(streamRec{kind: k, id: c.ID, slot: slot, t: t, conn: len(b.conns) - 1}, nil)
 }
 
 // streamRecorder is the reassembler's Handler of a connection in the
@@ -166,26 +182,35 @@ type streamRecorder struct {
 	q         *streamQueue // of the connection's shard
 	rc        *reassembly.Conn
 	announced bool
+	slot      int32
 }
 
 func (h *streamRecorder) announce(t time.Time) {
 	if !h.announced {
 		h.announced = true
-		h.q.addConn(streamOpen, h.rc, t)
+		h.slot = h.q.takeSlot()
+		h.q.addConn(streamOpen, h.rc, h.slot, t)
 	}
 }
 
 func (h *streamRecorder) Data(side reassembly.Side, data []byte, t time.Time) {
 	h.announce(t)
-	h.q.add(streamRec{kind: streamData, side: side, id: h.rc.ID, t: t}, data)
+	h.q.add(streamRec{kind: streamData, side: side, slot: h.slot, id: h.rc.ID, t: t}, data)
 }
 
 func (h *streamRecorder) Gap(side reassembly.Side, n uint64, t time.Time) {
 	h.announce(t)
-	h.q.add(streamRec{kind: streamGap, side: side, id: h.rc.ID, t: t, gap: n}, nil)
+	h.q.add(streamRec{kind: streamGap, side: side, slot: h.slot, id: h.rc.ID, t: t, gap: n}, nil)
 }
 
-func (h *streamRecorder) End(t time.Time) { h.q.addConn(streamEnd, h.rc, t) }
+func (h *streamRecorder) End(t time.Time) {
+	if !h.announced {
+		h.q.addConn(streamEnd, h.rc, -1, t)
+		return
+	}
+	h.q.addConn(streamEnd, h.rc, h.slot, t)
+	h.q.freeSlots = append(h.q.freeSlots, h.slot)
+}
 
 // readerResult is what the reader stage hands back when it is done.
 type readerResult struct {
@@ -233,7 +258,7 @@ func runStaged(ctx context.Context, src capture.Source, cfg Config, sink dissect
 type dissectStage struct {
 	p        *pipe
 	q        *eventQueue
-	convs    map[uint64]*conv
+	convs    []*conv // by slot (streamRec.slot)
 	idle     conv
 	idleConn reassembly.Conn
 }
@@ -243,7 +268,7 @@ func newDissectStage(cfg Config) *dissectStage {
 	// Large payloads the dissectors kept travel to the output stage in
 	// their own buffers, which it gives back (evBatch.reset).
 	dcfg.HandOff = true
-	d := &dissectStage{p: &pipe{cfg: cfg, dcfg: dcfg}, q: newEventQueue(), convs: map[uint64]*conv{}}
+	d := &dissectStage{p: &pipe{cfg: cfg, dcfg: dcfg}, q: newEventQueue()}
 	d.p.sink = countingSink{next: d.q, st: &d.p.st, dropFrames: cfg.DropFrames}
 	return d
 }
@@ -259,13 +284,20 @@ func (d *dissectStage) run(in *streamQueue) {
 			case streamOpen:
 				rc := new(reassembly.Conn)
 				*rc = b.conns[r.conn]
-				d.convs[r.id] = &conv{p: d.p, rc: rc}
+				for int(r.slot) >= len(d.convs) {
+					d.convs = append(d.convs, nil)
+				}
+				d.convs[r.slot] = &conv{p: d.p, rc: rc}
 			case streamData:
-				d.convs[r.id].Data(r.side, b.data[r.off:r.off+r.n], r.t)
+				d.convs[r.slot].Data(r.side, b.data[r.off:r.off+r.n], r.t)
 			case streamGap:
-				d.convs[r.id].Gap(r.side, r.gap, r.t)
+				d.convs[r.slot].Gap(r.side, r.gap, r.t)
 			case streamEnd:
-				c := d.convs[r.id]
+				var c *conv
+				if r.slot >= 0 {
+					c = d.convs[r.slot]
+					d.convs[r.slot] = nil
+				}
 				if c == nil {
 					// Announced by its end: it never carried data. Such
 					// connections can come by the hundred thousand (a
@@ -273,7 +305,6 @@ func (d *dissectStage) run(in *streamQueue) {
 					c = &d.idle
 					*c = conv{p: d.p, rc: &d.idleConn}
 				}
-				delete(d.convs, r.id)
 				*c.rc = b.conns[r.conn]
 				c.End(r.t)
 			}
