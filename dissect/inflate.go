@@ -28,10 +28,10 @@ const (
 	maxMatchLen    = 258
 	// matchRoom is the room kept free after the write position: a whole
 	// match, copied 8 bytes at a time (up to 7 bytes beyond its end).
-	matchRoom = maxMatchLen + 8
-	litRootBits    = 9
-	distRootBits   = 7
-	clRootBits     = 7
+	matchRoom    = maxMatchLen + 8
+	litRootBits  = 9
+	distRootBits = 7
+	clRootBits   = 7
 	// maxHeaderCarry bounds the input kept across pieces inside a dynamic
 	// block header, which needs at most about 560 bytes.
 	maxHeaderCarry = 1 << 10
