@@ -559,9 +559,16 @@ func appendMessageFields(dst []byte, m *dissect.Message) []byte {
 	dst = appendKey(dst, "index")
 	dst = strconv.AppendUint(dst, m.Index, 10)
 	dst = appendKey(dst, "time")
+	at := len(dst)
 	dst = appendTime(dst, m.End)
+	end := len(dst)
 	dst = appendKey(dst, "start")
-	dst = appendTime(dst, m.Start)
+	if m.Start.Equal(m.End) {
+		// Most messages start and end in one packet.
+		dst = append(dst, dst[at:end]...)
+	} else {
+		dst = appendTime(dst, m.Start)
+	}
 	dst = appendKey(dst, "from")
 	dst = append(dst, '"')
 	dst = append(dst, m.Dir.String()...)
