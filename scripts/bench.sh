@@ -9,8 +9,9 @@
 #                     bench/ at the repository root, ignored by git)
 #   WSDUMP_BENCH_NO_TIME  when set, use bash's time even if /usr/bin/time
 #                     exists (no peak RSS then)
-#   WSDUMP_BENCH_RUNS how many times each wsdump mode runs (default 3); the
-#                     table shows the fastest run, and the peak RSS of all
+#   WSDUMP_BENCH_RUNS how many times each wsdump mode runs (default 3; the
+#                     modes take turns); the table shows the fastest run,
+#                     and the peak RSS of all
 #
 # What it does:
 #   1. builds wsdump into the bench directory;
@@ -70,24 +71,23 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# best NAME N CMD...: measure N times; leaves the fastest run's times in
-# $tmp/NAME.time, with the largest peak RSS of the runs.
-best() {
-	local name=$1 n=$2
-	shift 2
-	local i w u s r bw= bu bs br=0
-	for ((i = 0; i < n; i++)); do
-		measure "$name" "$@"
-		read -r w u s r <"$tmp/$name.time"
-		if [ -z "$bw" ] || awk -v a="$w" -v b="$bw" 'BEGIN { exit !(a < b) }'; then
-			bw=$w bu=$u bs=$s
-		fi
-		if [ "$r" != "-" ] && [ "$r" -gt "$br" ]; then
-			br=$r
-		fi
-	done
-	[ "$r" = "-" ] && br=-
-	echo "$bw $bu $bs $br" >"$tmp/$name.time"
+# keep NAME: fold the run just measured ($tmp/NAME.time) into the best so
+# far ($tmp/NAME.best: the fastest run's times, the largest peak RSS).
+keep() {
+	local name=$1 w u s r bw bu bs br
+	read -r w u s r <"$tmp/$name.time"
+	if [ ! -f "$tmp/$name.best" ]; then
+		echo "$w $u $s $r" >"$tmp/$name.best"
+		return
+	fi
+	read -r bw bu bs br <"$tmp/$name.best"
+	if awk -v a="$w" -v b="$bw" 'BEGIN { exit !(a < b) }'; then
+		bw=$w bu=$u bs=$s
+	fi
+	if [ "$r" != "-" ] && [ "$br" != "-" ] && [ "$r" -gt "$br" ]; then
+		br=$r
+	fi
+	echo "$bw $bu $bs $br" >"$tmp/$name.best"
 }
 
 # measure NAME CMD...: runs CMD with stdout to /dev/null and its stderr in
@@ -141,13 +141,21 @@ echo "each wsdump mode: fastest of $runs runs (WSDUMP_BENCH_RUNS); tshark: one r
 printf '%-16s %8s %8s %9s %9s %12s %12s %9s\n' mode "wall s" "cpu s" "MiB/s" "MB/s" packets/s messages/s "RSS MiB"
 
 modes="quiet text jsonl json"
+# The modes take turns, run after run, so that a slower spell of the
+# machine does not fall on one mode only.
+for ((run = 0; run < runs; run++)); do
+	for mode in $modes; do
+		case $mode in
+		quiet) measure quiet "$bin" -q -r "$cap" ;;
+		text) measure text "$bin" -r "$cap" ;;
+		jsonl) measure jsonl "$bin" -q --jsonl /dev/null -r "$cap" ;;
+		json) measure json "$bin" -q --json /dev/null -r "$cap" ;;
+		esac
+		keep "$mode"
+	done
+done
 for mode in $modes; do
-	case $mode in
-	quiet) best quiet "$runs" "$bin" -q -r "$cap" ;;
-	text) best text "$runs" "$bin" -r "$cap" ;;
-	jsonl) best jsonl "$runs" "$bin" -q --jsonl /dev/null -r "$cap" ;;
-	json) best json "$runs" "$bin" -q --json /dev/null -r "$cap" ;;
-	esac
+	mv "$tmp/$mode.best" "$tmp/$mode.time"
 	pm=$(counts "$mode")
 	read -r p m <<<"$pm"
 	label=$mode
