@@ -244,7 +244,19 @@ func (z *deflateInflater) endUnit(out inflateOutput, complete bool) {
 	}
 	z.out = out
 	st := z.st
+	if !z.cut {
+		if complete && z.unitN == 0 {
+			// No bytes at all: an empty message to a streaming decoder.
+			return
+		}
+		if complete {
+			st.feed(syncTail[:], z)
+		}
+		st.flush(z)
+	}
 	if z.cut {
+		// A limit stopped this message, now or in an earlier unit (which
+		// reported it already).
 		if z.cutDetail != "" {
 			if z.err == nil {
 				z.err = errors.New(z.cutDetail)
@@ -255,18 +267,6 @@ func (z *deflateInflater) endUnit(out inflateOutput, complete bool) {
 		// With takeover the window is unknown from here on.
 		z.loseContext()
 		z.dropStream()
-		return
-	}
-	if complete && z.unitN == 0 {
-		// No bytes at all: an empty message to a streaming decoder.
-		return
-	}
-	if complete {
-		st.feed(syncTail[:], z)
-	}
-	st.flush(z)
-	if z.cut {
-		z.endUnit(out, complete)
 		return
 	}
 	var uerr error

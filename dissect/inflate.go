@@ -340,19 +340,7 @@ func (s *inflateStream) decode(in []byte, sink inflateSink) int {
 	pos := 0
 	bitBuf, nb := s.bits, s.nb
 	defer func() { s.bits, s.nb = bitBuf, nb }()
-	refill := func() {
-		if pos+8 <= len(in) {
-			bitBuf |= binary.LittleEndian.Uint64(in[pos:]) << nb
-			pos += int((63 - nb) >> 3)
-			nb |= 56
-			return
-		}
-		for nb <= 56 && pos < len(in) {
-			bitBuf |= uint64(in[pos]) << nb
-			pos++
-			nb += 8
-		}
-	}
+	refill := func() { pos, bitBuf, nb = fillBits(in, pos, bitBuf, nb) }
 	for {
 		switch s.state {
 		case stBlock:
@@ -468,6 +456,7 @@ func (s *inflateStream) huffman(in []byte, posp *int, bitp *uint64, nbp *uint, s
 	buf := s.buf
 	w := s.w
 	ok = true
+	bad := "" // why the input is not valid DEFLATE
 	for {
 		if w > inflateBufSize-matchRoom {
 			s.w = w
@@ -478,17 +467,7 @@ func (s *inflateStream) huffman(in []byte, posp *int, bitp *uint64, nbp *uint, s
 			w = s.w
 		}
 		if nb < 48 {
-			if pos+8 <= len(in) {
-				bitBuf |= binary.LittleEndian.Uint64(in[pos:]) << nb
-				pos += int((63 - nb) >> 3)
-				nb |= 56
-			} else {
-				for nb <= 56 && pos < len(in) {
-					bitBuf |= uint64(in[pos]) << nb
-					pos++
-					nb += 8
-				}
-			}
+			pos, bitBuf, nb = fillBits(in, pos, bitBuf, nb)
 		}
 		e := lookup(lit, bitBuf, litRootBits)
 		n := uint(e & 15)
@@ -496,9 +475,7 @@ func (s *inflateStream) huffman(in []byte, posp *int, bitp *uint64, nbp *uint, s
 			break // more input needed
 		}
 		if n == 0 {
-			s.w = w
-			s.fail(pos, nb, "invalid literal/length code")
-			ok = false
+			bad = "invalid literal/length code"
 			break
 		}
 		sym := e >> 8
@@ -517,9 +494,7 @@ func (s *inflateStream) huffman(in []byte, posp *int, bitp *uint64, nbp *uint, s
 		}
 		li := sym - 257
 		if li >= 29 {
-			s.w = w
-			s.fail(pos, nb, "invalid length symbol "+strconv.Itoa(int(sym)))
-			ok = false
+			bad = "invalid length symbol " + strconv.Itoa(int(sym))
 			break
 		}
 		ext := uint(lenExtra[li])
@@ -535,16 +510,12 @@ func (s *inflateStream) huffman(in []byte, posp *int, bitp *uint64, nbp *uint, s
 			break
 		}
 		if dn == 0 {
-			s.w = w
-			s.fail(pos, nb, "invalid distance code")
-			ok = false
+			bad = "invalid distance code"
 			break
 		}
 		dsym := de >> 8
 		if dsym >= 30 {
-			s.w = w
-			s.fail(pos, nb, "invalid distance symbol "+strconv.Itoa(int(dsym)))
-			ok = false
+			bad = "invalid distance symbol " + strconv.Itoa(int(dsym))
 			break
 		}
 		dext := uint(distExtra[dsym])
@@ -553,14 +524,12 @@ func (s *inflateStream) huffman(in []byte, posp *int, bitp *uint64, nbp *uint, s
 			break
 		}
 		d := int(distBase[dsym]) + int((b2>>dn)&(1<<dext-1))
-		if d > w-s.histStart || d > s.maxDist {
-			s.w = w
-			if d <= w-s.histStart {
-				s.fail(pos, nb, "back-reference "+strconv.Itoa(d)+" bytes back, beyond the window of "+strconv.Itoa(s.maxDist)+" bytes")
-			} else {
-				s.fail(pos, nb, "back-reference "+strconv.Itoa(d)+" bytes back, before the start of the data")
-			}
-			ok = false
+		if d > w-s.histStart {
+			bad = "back-reference " + strconv.Itoa(d) + " bytes back, before the start of the data"
+			break
+		}
+		if d > s.maxDist {
+			bad = "back-reference " + strconv.Itoa(d) + " bytes back, beyond the window of " + strconv.Itoa(s.maxDist) + " bytes"
 			break
 		}
 		bitBuf >>= tot
@@ -591,8 +560,29 @@ func (s *inflateStream) huffman(in []byte, posp *int, bitp *uint64, nbp *uint, s
 		}
 	}
 	s.w = w
+	if bad != "" {
+		s.fail(pos, nb, bad)
+		ok = false
+	}
 	*posp, *bitp, *nbp = pos, bitBuf, nb
 	return ok
+}
+
+// fillBits loads input bytes from in[pos:] into the bit buffer b holding
+// nb bits: eight at once when there are eight, which may leave bits of
+// the next bytes above nb (they are loaded again, the same, next time),
+// otherwise byte by byte while the buffer has room.
+func fillBits(in []byte, pos int, b uint64, nb uint) (int, uint64, uint) {
+	if pos+8 <= len(in) {
+		b |= binary.LittleEndian.Uint64(in[pos:]) << nb
+		return pos + int((63-nb)>>3), b, nb | 56
+	}
+	for nb <= 56 && pos < len(in) {
+		b |= uint64(in[pos]) << nb
+		pos++
+		nb += 8
+	}
+	return pos, b, nb
 }
 
 // readDynamicHeader reads a dynamic block's code lengths (the three block

@@ -121,7 +121,6 @@ type dirState struct {
 	msg       Message
 	msgBuf    []byte
 	msgShared bool   // the message is the current frame alone: its payload is frameBuf
-	msgWant   int    // payload bytes the message will keep when known (see appendKept), or 0
 	msgOne    bool   // the message is one frame, not transformed
 	msgView   []byte // kept payload when it came in one piece, as frameView
 	handCap   int    // capacity of the last buffer handed off (Config.HandOff)
@@ -272,13 +271,9 @@ func (d *dirState) beginMessage(h *frameHeader, start time.Time) {
 	// A message of one frame, not transformed, uses the frame's buffer,
 	// unless frames keep no payload; then the message's buffer is made
 	// the size of the frame's kept bytes at once.
-	d.msgShared = h.fin && !d.inflating && !cfg.NoFramePayload
-	d.msgWant = 0
-	d.msgView = nil
 	d.msgOne = h.fin && !d.inflating
-	if d.msgOne {
-		d.msgWant = int(min(cfg.keep(h.length), math.MaxInt))
-	}
+	d.msgShared = d.msgOne && !cfg.NoFramePayload
+	d.msgView = nil
 }
 
 func (d *dirState) framePayload(p []byte) {
@@ -287,12 +282,11 @@ func (d *dirState) framePayload(p []byte) {
 		if room > len(p) {
 			room = len(p)
 		}
-		switch {
-		case !d.ctl && uint64(len(p)) == d.fr.Length:
+		if !d.ctl && uint64(len(p)) == d.fr.Length {
 			// The whole payload at once: the frame ends before feed
 			// returns, so a view of p serves instead of a copy.
 			d.frameView = p[:room]
-		default:
+		} else {
 			if d.frameBuf == nil {
 				d.takeBufs()
 				d.frameBuf = d.bufs.frame[:0]
@@ -324,7 +318,6 @@ func (d *dirState) framePayload(p []byte) {
 // writePayload implements payloadWriter: p is message payload after any
 // inflating.
 func (d *dirState) writePayload(p []byte) {
-	first := d.msg.Length == 0
 	d.msg.Length += uint64(len(p))
 	if d.msgDigest {
 		d.msgHash.Write(p)
@@ -337,9 +330,9 @@ func (d *dirState) writePayload(p []byte) {
 		if room > len(p) {
 			room = len(p)
 		}
-		if first && d.msgOne && uint64(len(p)) == d.fr.Length {
-			// The whole payload of a one-frame message at once; see
-			// frameView.
+		if d.msgOne && uint64(len(p)) == d.fr.Length {
+			// The whole payload of a one-frame message (not inflated) at
+			// once; see frameView.
 			d.msgView = p[:room]
 			return
 		}
@@ -354,7 +347,11 @@ func (d *dirState) writePayload(p []byte) {
 		if d.s.cfg.MaxPayload > 0 {
 			limit = d.s.cfg.MaxPayload
 		}
-		d.msgBuf = appendKept(d.msgBuf, p[:room], limit, d.msgWant)
+		want := 0 // what the message will keep, when its one frame says
+		if d.msgOne {
+			want = int(min(d.s.cfg.keep(d.fr.Length), math.MaxInt))
+		}
+		d.msgBuf = appendKept(d.msgBuf, p[:room], limit, want)
 	}
 }
 

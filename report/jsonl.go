@@ -29,12 +29,11 @@ type JSONLOptions struct {
 // yet written (jsonlChunk bytes and one line at most) plus a short prefix
 // per open conversation.
 type JSONL struct {
-	w         io.Writer
-	o         JSONLOptions
-	line      []byte // lines not yet written, then the line being made
-	lineStart int    // where the line being made starts in line
-	err       error
-	prefix    map[*dissect.ConvRef]*convPrefix
+	w      io.Writer
+	o      JSONLOptions
+	line   []byte // lines not yet written, then the line being made
+	err    error
+	prefix map[*dissect.ConvRef]*convPrefix
 }
 
 // jsonlChunk is how many bytes of lines are gathered before they are
@@ -71,7 +70,6 @@ func (l *JSONL) start(kind string, c *dissect.ConvRef) {
 		b = appendEndpoint(b, c.Server)
 		p.b = b
 	}
-	l.lineStart = len(l.line)
 	l.line = append(l.line, `{"event":"`...)
 	l.line = append(l.line, kind...)
 	l.line = append(l.line, `",`...)

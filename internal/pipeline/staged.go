@@ -58,7 +58,6 @@ type streamRec struct {
 	kind   streamKind
 	side   reassembly.Side
 	slot   int32 // the connection's place in its dissector's table; -1: none
-	id     uint64
 	t      time.Time
 	off, n int
 	gap    uint64
@@ -170,7 +169,7 @@ func (q *streamQueue) add(r streamRec, data []byte) {
 func (q *streamQueue) addConn(k streamKind, c *reassembly.Conn, slot int32, t time.Time) {
 	b := q.cur
 	b.conns = append(b.conns, *c)
-	q.add(streamRec{kind: k, id: c.ID, slot: slot, t: t, conn: len(b.conns) - 1}, nil)
+	q.add(streamRec{kind: k, slot: slot, t: t, conn: len(b.conns) - 1}, nil)
 }
 
 // streamRecorder is the reassembler's Handler of a connection in the
@@ -195,12 +194,12 @@ func (h *streamRecorder) announce(t time.Time) {
 
 func (h *streamRecorder) Data(side reassembly.Side, data []byte, t time.Time) {
 	h.announce(t)
-	h.q.add(streamRec{kind: streamData, side: side, slot: h.slot, id: h.rc.ID, t: t}, data)
+	h.q.add(streamRec{kind: streamData, side: side, slot: h.slot, t: t}, data)
 }
 
 func (h *streamRecorder) Gap(side reassembly.Side, n uint64, t time.Time) {
 	h.announce(t)
-	h.q.add(streamRec{kind: streamGap, side: side, slot: h.slot, id: h.rc.ID, t: t, gap: n}, nil)
+	h.q.add(streamRec{kind: streamGap, side: side, slot: h.slot, t: t, gap: n}, nil)
 }
 
 func (h *streamRecorder) End(t time.Time) {
