@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"hash"
 	"math"
+	"math/bits"
 	"sync"
 	"time"
 )
@@ -42,18 +43,24 @@ var payloadBufPool = sync.Pool{New: func() any { return new(payloadBufs) }}
 func appendKept(buf, p []byte, limit, want int) []byte {
 	need := len(buf) + len(p)
 	if need > cap(buf) {
-		n := max(2*cap(buf), minPayloadBuf, need)
-		if want <= maxPooledBuf {
-			n = max(n, want)
-		}
-		if n > limit {
-			n = max(limit, need)
-		}
-		nb := make([]byte, len(buf), n)
+		nb := make([]byte, len(buf), keptCap(cap(buf), need, limit, want))
 		copy(nb, buf)
 		buf = nb
 	}
 	return append(buf, p...)
+}
+
+// keptCap is the capacity appendKept gives a buffer of capacity c that
+// must hold need bytes.
+func keptCap(c, need, limit, want int) int {
+	n := max(2*c, minPayloadBuf, need)
+	if want <= maxPooledBuf {
+		n = max(n, want)
+	}
+	if n > limit {
+		n = max(limit, need)
+	}
+	return n
 }
 
 // payloadWriter takes the payload bytes of a data message after any
@@ -123,7 +130,6 @@ type dirState struct {
 	msgShared bool   // the message is the current frame alone: its payload is frameBuf
 	msgOne    bool   // the message is one frame, not transformed
 	msgView   []byte // kept payload when it came in one piece, as frameView
-	handCap   int    // capacity of the last buffer handed off (Config.HandOff)
 	msgHash   hash.Hash
 	msgDigest bool // the current message is hashed as it goes
 	msgUTF8   utf8Validator
@@ -336,13 +342,6 @@ func (d *dirState) writePayload(p []byte) {
 			d.msgView = p[:room]
 			return
 		}
-		if d.msgBuf == nil {
-			d.takeBufs()
-			if d.bufs.msg == nil && d.handCap > 0 {
-				d.bufs.msg = takeHandedBack(d.handCap)
-			}
-			d.msgBuf = d.bufs.msg[:0]
-		}
 		limit := math.MaxInt
 		if d.s.cfg.MaxPayload > 0 {
 			limit = d.s.cfg.MaxPayload
@@ -351,8 +350,43 @@ func (d *dirState) writePayload(p []byte) {
 		if d.msgOne {
 			want = int(min(d.s.cfg.keep(d.fr.Length), math.MaxInt))
 		}
+		if d.msgBuf == nil {
+			d.takeBufs()
+			if d.s.cfg.HandOff && want >= handOffMin && want <= maxPooledBuf {
+				// Kept whole, the payload will be handed off: a buffer
+				// of its size class at once.
+				d.msgBuf = takeHandedBack(want)
+			} else {
+				d.msgBuf = d.bufs.msg[:0]
+			}
+		}
+		if need := len(d.msgBuf) + room; need > cap(d.msgBuf) && d.s.cfg.HandOff {
+			d.growHandOff(need, limit, want)
+		}
 		d.msgBuf = appendKept(d.msgBuf, p[:room], limit, want)
 	}
+}
+
+// growHandOff replaces the message buffer by one that can hold need bytes,
+// under Config.HandOff: a payload that large will be handed off, so the
+// new buffer comes from (and the old one, unless it is the direction's
+// own, goes back to) the buffers the sink gave back.
+func (d *dirState) growHandOff(need, limit, want int) {
+	n := keptCap(cap(d.msgBuf), need, limit, want)
+	if n < handOffMin || n > maxPooledBuf {
+		return // appendKept allocates
+	}
+	nb := takeHandedBack(n)[:len(d.msgBuf)]
+	copy(nb, d.msgBuf)
+	if !sameArray(d.msgBuf, d.bufs.msg) {
+		ReleasePayload(d.msgBuf)
+	}
+	d.msgBuf = nb
+}
+
+// sameArray tells whether a and b share their backing array.
+func sameArray(a, b []byte) bool {
+	return cap(a) > 0 && cap(b) > 0 && &a[:cap(a)][cap(a)-1] == &b[:cap(b)][cap(b)-1]
 }
 
 // takeBufs gives the direction its buffers from the free list the first
@@ -484,11 +518,11 @@ func (d *dirState) finishMessage(t time.Time, incomplete bool) {
 	}
 	d.s.sink.Message(d.s.ref, m)
 	if m.PayloadHandedOff {
-		// The sink has the buffer now; the next message takes another,
-		// as large as the largest it had.
-		d.handCap = max(d.handCap, cap(d.msgBuf))
+		// The sink has the buffer now; the next message takes another.
+		if sameArray(d.msgBuf, d.bufs.msg) {
+			d.bufs.msg = nil
+		}
 		d.msgBuf = nil
-		d.bufs.msg = nil
 	}
 }
 
@@ -497,44 +531,52 @@ func (d *dirState) finishMessage(t time.Time, incomplete bool) {
 const handOffMin = 8 << 10
 
 // handedBack holds buffers given back with ReleasePayload, for the
-// messages of any conversation.
+// messages of any conversation, by size class: free[c] holds buffers of
+// at least 1<<c bytes.
 var handedBack struct {
 	sync.Mutex
-	free [][]byte
+	free [handClassMax + 1][][]byte
 }
 
-// maxHandedBack bounds the buffers kept for reuse (16 MiB at the default
-// payload cap).
-const maxHandedBack = 256
+const (
+	handClassMin = 13 // handOffMin
+	handClassMax = 18 // maxPooledBuf
+	// maxHandedBack bounds the buffers kept for reuse in each class.
+	maxHandedBack = 128
+)
 
 // ReleasePayload gives back the payload buffer of a message reported with
 // PayloadHandedOff (see Config.HandOff), once its receiver is done with
 // it; the buffer is written again afterwards. Other slices must not be
 // given.
 func ReleasePayload(p []byte) {
-	if cap(p) == 0 || cap(p) > maxPooledBuf {
+	if cap(p) < handOffMin || cap(p) > maxPooledBuf {
 		return
 	}
+	c := bits.Len(uint(cap(p))) - 1 // the class it fills
 	handedBack.Lock()
-	if len(handedBack.free) < maxHandedBack {
-		handedBack.free = append(handedBack.free, p[:0])
+	if len(handedBack.free[c]) < maxHandedBack {
+		handedBack.free[c] = append(handedBack.free[c], p[:0])
 	}
 	handedBack.Unlock()
 }
 
-// takeHandedBack returns a buffer of at least n bytes, given back with
-// ReleasePayload if there is one.
+// takeHandedBack returns an empty buffer of at least n bytes (n at most
+// maxPooledBuf), given back with ReleasePayload if there is one: the
+// capacity is n rounded up to a power of two, so that the buffers given
+// back serve messages of any size.
 func takeHandedBack(n int) []byte {
+	c := max(bits.Len(uint(n-1)), handClassMin)
 	handedBack.Lock()
 	var b []byte
-	if k := len(handedBack.free); k > 0 {
-		b = handedBack.free[k-1]
-		handedBack.free[k-1] = nil
-		handedBack.free = handedBack.free[:k-1]
+	if k := len(handedBack.free[c]); k > 0 {
+		b = handedBack.free[c][k-1]
+		handedBack.free[c][k-1] = nil
+		handedBack.free[c] = handedBack.free[c][:k-1]
 	}
 	handedBack.Unlock()
-	if cap(b) < n {
-		b = make([]byte, 0, n)
+	if b == nil {
+		b = make([]byte, 0, 1<<c)
 	}
 	return b
 }

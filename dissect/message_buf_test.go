@@ -161,23 +161,40 @@ func (k *keepSink) Message(c *ConvRef, m *Message) {
 // when buffers given back are used for later messages. Small payloads and
 // payloads seen in one piece are not handed off.
 func TestHandOff(t *testing.T) {
-	for _, release := range []bool{false, true} {
+	for _, tc := range []struct{ release, noFrames bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		release := tc.release
 		cfg := frameTestCfg
 		cfg.HandOff = true
+		// Without frame payloads, a message of one frame has a buffer
+		// of its own; with them, it shares its frame's.
+		cfg.NoFramePayload = tc.noFrames
 		sink := &keepSink{release: release}
 		s := newWSSession(&cfg, &ConvRef{ID: 1}, sink, sessionOptions{})
 		rng := rand.New(rand.NewSource(5))
 		var sent [][]byte
-		for i := 0; i < 40; i++ {
+		for i := 0; i < 80; i++ {
 			n := []int{100, 9000, 30000, 70000}[i%4]
 			p := make([]byte, n)
 			rng.Read(p)
 			sent = append(sent, p)
 			h := len(p) / 2
+			// Fragmented messages (their size unknown until the end,
+			// the buffer grows), then messages of one frame (a buffer
+			// of their size at once).
 			wire := catFrames(
 				buildWSFrame(wsTestFrame{op: OpBinary, payload: p[:h]}),
 				buildWSFrame(wsTestFrame{fin: true, op: OpContinuation, payload: p[h:]}),
 			)
+			if i%8 >= 4 {
+				wire = buildWSFrame(wsTestFrame{fin: true, op: OpBinary, payload: p})
+			}
+			if i == 2 {
+				// A buffer of the direction's own, as one left by an
+				// earlier conversation: outgrown, it stays the
+				// direction's; handed off, it is no longer.
+				s.dirs[FromServer].takeBufs()
+				s.dirs[FromServer].bufs.msg = make([]byte, 0, 16<<10)
+			}
 			// Fed in two pieces, so that no frame comes whole.
 			s.feed(FromServer, wire[:len(wire)/3], frameT0)
 			s.feed(FromServer, wire[len(wire)/3:], frameT0)
@@ -194,8 +211,47 @@ func TestHandOff(t *testing.T) {
 				t.Fatalf("release=%v: message %d (%d bytes) changed after it was handed off", release, i, len(sent[i]))
 			}
 		}
-		if want := 30; sink.handed != want {
-			t.Errorf("release=%v: %d messages handed off; want %d (those of 9000 bytes and more)", release, sink.handed, want)
+		want := 30 // the fragmented ones of 9000 bytes and more
+		if tc.noFrames {
+			want = 60 // and those of one frame
+		}
+		if sink.handed != want {
+			t.Errorf("release=%v noFrames=%v: %d messages handed off; want %d", release, tc.noFrames, sink.handed, want)
+		}
+	}
+}
+
+// TestHandedBackClasses: a buffer taken for n bytes holds n, in a power of
+// two; a buffer given back serves later requests of its class and below,
+// never one it cannot hold.
+func TestHandedBackClasses(t *testing.T) {
+	if 1<<handClassMin != handOffMin || 1<<handClassMax != maxPooledBuf {
+		t.Fatalf("classes %d..%d do not match handOffMin %d and maxPooledBuf %d", handClassMin, handClassMax, handOffMin, maxPooledBuf)
+	}
+	for _, n := range []int{1, 8191, 8192, 8193, 40000, 65536, 65537, maxPooledBuf} {
+		b := takeHandedBack(n)
+		if len(b) != 0 || cap(b) < n || cap(b)&(cap(b)-1) != 0 || cap(b) < handOffMin {
+			t.Errorf("takeHandedBack(%d): len %d cap %d; want empty, a power of two of at least %d", n, len(b), cap(b), max(n, handOffMin))
+		}
+	}
+	// An odd capacity (a payload cap that is not a power of two) serves
+	// the class below it.
+	odd := make([]byte, 100000)
+	ReleasePayload(odd)
+	if b := takeHandedBack(70000); cap(b) < 70000 || sameArray(b, odd) {
+		t.Errorf("a request for 70000 bytes got the buffer of %d", cap(odd))
+	}
+	if b := takeHandedBack(60000); !sameArray(b, odd) {
+		t.Errorf("a request for 60000 bytes did not get the buffer of 100000 given back (cap %d)", cap(b))
+	}
+	// Too small or too large to keep.
+	ReleasePayload(make([]byte, handOffMin-1))
+	ReleasePayload(make([]byte, maxPooledBuf+1))
+	for c := range handedBack.free {
+		for _, b := range handedBack.free[c] {
+			if cap(b) < 1<<c || cap(b) < handOffMin || cap(b) > maxPooledBuf {
+				t.Errorf("class %d holds a buffer of %d", c, cap(b))
+			}
 		}
 	}
 }
