@@ -77,7 +77,7 @@ func Run(ctx context.Context, src capture.Source, cfg Config, sink dissect.Sink)
 		return runStaged(ctx, src, cfg, sink)
 	}
 	p := &pipe{cfg: cfg, dcfg: cfg.dissectConfig()}
-	p.sink = countingSink{next: sink, st: &p.st, dropFrames: cfg.DropFrames, fillDigest: cfg.Dissect.LateDigest}
+	p.sink = countingSink{next: sink, st: &p.st, dropFrames: cfg.DropFrames, fillDigest: cfg.fillDigest()}
 	dec := capture.NewDecoder()
 	r := reassembly.New(cfg.Reassembly, p.newConv)
 	err := readLoop(ctx, src, cfg.MaxPackets, dec, r, &p.st)
@@ -298,6 +298,13 @@ func (s countingSink) Gap(c *dissect.ConvRef, g *dissect.Gap) {
 }
 func (s countingSink) End(c *dissect.ConvRef, sum *dissect.Summary) {
 	s.next.End(c, sum)
+}
+
+// fillDigest tells whether the pipeline completes the digests the
+// dissectors leave to their owner (dissect.Config.LateDigest): not when no
+// digest is wanted at all.
+func (cfg *Config) fillDigest() bool {
+	return cfg.Dissect.LateDigest && !cfg.Dissect.NoDigest
 }
 
 // dissectConfig is the configuration of the conversations' dissectors:

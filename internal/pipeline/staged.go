@@ -227,7 +227,7 @@ func runStaged(ctx context.Context, src capture.Source, cfg Config, sink dissect
 		rt.close()
 	}()
 
-	out := newOutput(sink, cfg.Dissect.LateDigest)
+	out := newOutput(sink, cfg.fillDigest())
 	var dissectors []*dissectStage
 	var wg sync.WaitGroup
 	for i := 0; i < shards; i++ {

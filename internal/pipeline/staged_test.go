@@ -237,3 +237,34 @@ func TestLateDigestSameEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestLateDigestNoDigest: a run that wants no digests (NoDigest) computes
+// none, in one goroutine or staged, even for the messages LateDigest
+// leaves to the pipeline (the text output keeps payloads and shows no
+// digest).
+func TestLateDigestNoDigest(t *testing.T) {
+	bulk := filepath.Join(t.TempDir(), "bulk.pcap")
+	writeBulkFile(t, bulk, pcaptest.BulkOptions{Size: 1 << 20, Conns: 10, Seed: 6})
+	for _, dissectors := range []int{0, 2} {
+		cfg := Config{Dissect: dissect.DefaultConfig(), Dissectors: dissectors}
+		cfg.Dissect.NoDigest, cfg.Dissect.LateDigest = true, true
+		rec, _ := runFile(t, bulk, cfg)
+		var whole, digests int
+		for _, c := range rec.convs {
+			for _, m := range c.messages {
+				if m.Opcode.IsControl() {
+					continue
+				}
+				if len(m.Payload) > 0 && uint64(len(m.Payload)) == m.Length {
+					whole++
+				}
+				if m.SHA256 != [32]byte{} {
+					digests++
+				}
+			}
+		}
+		if whole == 0 || digests > 0 {
+			t.Errorf("%d dissectors: %d messages kept whole, %d with a digest; want some, and none", dissectors, whole, digests)
+		}
+	}
+}
