@@ -2,11 +2,13 @@ package pipeline
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/wsdump/wsdump/capture"
 	"github.com/wsdump/wsdump/dissect"
+	"github.com/wsdump/wsdump/internal/sha256x"
 	"github.com/wsdump/wsdump/reassembly"
 )
 
@@ -227,7 +229,7 @@ func runStaged(ctx context.Context, src capture.Source, cfg Config, sink dissect
 		rt.close()
 	}()
 
-	out := newOutput(sink, cfg.fillDigest())
+	out := newOutput(sink)
 	var dissectors []*dissectStage
 	var wg sync.WaitGroup
 	for i := 0; i < shards; i++ {
@@ -267,7 +269,7 @@ func newDissectStage(cfg Config) *dissectStage {
 	// Large payloads the dissectors kept travel to the output stage in
 	// their own buffers, which it gives back (evBatch.reset).
 	dcfg.HandOff = true
-	d := &dissectStage{p: &pipe{cfg: cfg, dcfg: dcfg}, q: newEventQueue()}
+	d := &dissectStage{p: &pipe{cfg: cfg, dcfg: dcfg}, q: newEventQueue(cfg.fillDigest())}
 	d.p.sink = countingSink{next: d.q, st: &d.p.st, dropFrames: cfg.DropFrames}
 	return d
 }
@@ -405,12 +407,22 @@ type eventQueue struct {
 	seq        uint64 // the stream record being dissected
 	cur        *evBatch
 	full, free chan *evBatch
+
+	// With digest, the digests the dissector left to its owner
+	// (dissect.Config.LateDigest) are computed when a batch is sent on,
+	// all those of the batch together: sha256x hashes two at a time, on
+	// payloads still in this core's cache.
+	digest bool
+	dps    [][]byte
+	didx   []int32
+	dsums  [][32]byte
 }
 
-func newEventQueue() *eventQueue {
+func newEventQueue(digest bool) *eventQueue {
 	q := &eventQueue{
-		full: make(chan *evBatch, stagedQueue),
-		free: make(chan *evBatch, stagedQueue+2),
+		full:   make(chan *evBatch, stagedQueue),
+		free:   make(chan *evBatch, stagedQueue+2),
+		digest: digest,
 	}
 	for i := 0; i < stagedQueue+2; i++ {
 		q.free <- &evBatch{data: make([]byte, 0, 2*evBatchBytes)}
@@ -423,8 +435,41 @@ func newEventQueue() *eventQueue {
 // stream records (empty if no event came).
 func (q *eventQueue) endSpan() {
 	q.cur.last = true
+	q.send()
+}
+
+// send sends the current batch on and takes a free one.
+func (q *eventQueue) send() {
+	if q.digest {
+		q.fillDigests(q.cur)
+	}
 	q.full <- q.cur
 	q.cur = <-q.free
+}
+
+// fillDigests computes the digests left to the owner of the messages of
+// b (dissect.FillDigest, for all of them at once).
+func (q *eventQueue) fillDigests(b *evBatch) {
+	for i := range b.order {
+		e := &b.order[i]
+		if e.kind != evMessage {
+			continue
+		}
+		if m := &b.msgs[e.idx]; m.SHA256 == ([32]byte{}) && uint64(e.n) == m.Length {
+			q.dps = append(q.dps, b.payload(e))
+			q.didx = append(q.didx, e.idx)
+		}
+	}
+	if len(q.dps) == 0 {
+		return
+	}
+	q.dsums = slices.Grow(q.dsums[:0], len(q.dps))[:len(q.dps)]
+	sha256x.SumMany(q.dps, q.dsums)
+	for k, i := range q.didx {
+		b.msgs[i].SHA256 = q.dsums[k]
+	}
+	clear(q.dps)
+	q.dps, q.didx = q.dps[:0], q.didx[:0]
 }
 
 // add records event e of conversation c, with payload p, and sends the
@@ -439,8 +484,7 @@ func (q *eventQueue) add(e evEntry, c *dissect.ConvRef, p []byte) {
 	}
 	b.order = append(b.order, e)
 	if len(b.data)+b.ownedBytes >= evBatchBytes || len(b.order) >= evBatchEvents {
-		q.full <- b
-		q.cur = <-q.free
+		q.send()
 	}
 }
 
@@ -511,9 +555,8 @@ func (q *eventQueue) End(c *dissect.ConvRef, s *dissect.Summary) {
 // output is the output stage: it merges the event batches of the
 // dissectors by stream record number and replays them to the sink.
 type output struct {
-	sink       dissect.Sink
-	fillDigest bool // digests left to the owner are computed here
-	in         []*eventQueue
+	sink dissect.Sink
+	in   []*eventQueue
 
 	// One ConvRef per open conversation, so that the sink sees the same
 	// pointer for all events of a conversation.
@@ -521,8 +564,8 @@ type output struct {
 	spare []*dissect.ConvRef // of ended conversations, for new ones
 }
 
-func newOutput(sink dissect.Sink, fillDigest bool) *output {
-	return &output{sink: sink, fillDigest: fillDigest, refs: map[uint64]*dissect.ConvRef{}}
+func newOutput(sink dissect.Sink) *output {
+	return &output{sink: sink, refs: map[uint64]*dissect.ConvRef{}}
 }
 
 // run replays every event until the dissectors are done. The dissectors
@@ -616,9 +659,6 @@ func (o *output) replay(b *evBatch, i int) {
 		m := &b.msgs[e.idx]
 		m.Payload = b.payload(e)
 		m.PayloadHandedOff = false // the batch owns the buffer, not the sink
-		if o.fillDigest {
-			dissect.FillDigest(m)
-		}
 		o.sink.Message(c, m)
 	case evViolation:
 		o.sink.Violation(c, &b.viols[e.idx])
