@@ -1,6 +1,10 @@
 package dissect
 
-import "crypto/sha256"
+import (
+	"crypto/sha256"
+
+	"github.com/wsdump/wsdump/internal/sha256x"
+)
 
 // Config holds the limits and switches of the dissector. The zero value is
 // not useful; start from DefaultConfig.
@@ -59,6 +63,13 @@ type Config struct {
 	// PayloadHandedOff set, the dissector never writes to that buffer
 	// again, and the sink gives it back with ReleasePayload when done.
 	HandOff bool
+	// Digests, when not nil, lets the digests of data messages queue the
+	// payload bytes they are fed, to hash them later, several messages at
+	// a time (sha256x.Hasher.Flush). The caller promises that the bytes
+	// it feeds to conversations stay unchanged until it calls
+	// Digests.Flush; bytes the dissector holds in buffers of its own
+	// (unmasked, inflated, kept from an earlier call) are hashed at once.
+	Digests *sha256x.Hasher
 }
 
 // DefaultConfig returns the limits used when none are given.

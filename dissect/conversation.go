@@ -177,7 +177,8 @@ func (c *Conversation) onHTTPViolation(side int, v *Violation) {
 }
 
 // Feed hands over the next bytes of side (0 or 1), captured at time t. data
-// is only read during the call.
+// is only read during the call, or, with Config.Digests, until the next
+// Flush of Config.Digests.
 func (c *Conversation) Feed(side int, data []byte, t time.Time) {
 	side &= 1
 	if c.ended || len(data) == 0 {
@@ -187,6 +188,18 @@ func (c *Conversation) Feed(side int, data []byte, t time.Time) {
 		c.start = t
 	}
 	c.last = t
+	// Payload in data may be hashed later (Config.Digests).
+	ws, _ := c.ws.(*wsSession)
+	if ws != nil && c.cfg.Digests != nil {
+		ws.fed = data
+	}
+	c.feed(side, data, t)
+	if ws != nil {
+		ws.fed = nil
+	}
+}
+
+func (c *Conversation) feed(side int, data []byte, t time.Time) {
 	switch c.state {
 	case stateWS:
 		if c.probes[side].active {

@@ -2,11 +2,13 @@ package dissect
 
 import (
 	"crypto/sha256"
+	"github.com/wsdump/wsdump/internal/sha256x"
 	"hash"
 	"math"
 	"math/bits"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // Kept payloads are copied into buffers that belong to one direction of a
@@ -130,14 +132,17 @@ type dirState struct {
 	msgShared bool   // the message is the current frame alone: its payload is frameBuf
 	msgOne    bool   // the message is one frame, not transformed
 	msgView   []byte // kept payload when it came in one piece, as frameView
-	msgHash   hash.Hash
-	msgDigest bool // the current message is hashed as it goes
-	msgUTF8   utf8Validator
-	msgRaw    uint64 // payload bytes on the wire (before inflating)
-	inflater  messageInflater
-	inflating bool
-	lastFrame uint64
-	bufs      *payloadBufs // where frameBuf and msgBuf came from; nil: none yet
+	msgHash   *sha256x.Digest
+	// pieceStable: the payload bytes being written lie in the caller's
+	// (wsSession.fed), so that the digest may hash them later.
+	pieceStable bool
+	msgDigest   bool // the current message is hashed as it goes
+	msgUTF8     utf8Validator
+	msgRaw      uint64 // payload bytes on the wire (before inflating)
+	inflater    messageInflater
+	inflating   bool
+	lastFrame   uint64
+	bufs        *payloadBufs // where frameBuf and msgBuf came from; nil: none yet
 
 	// Control frame in progress.
 	ctlHash hash.Hash
@@ -159,7 +164,7 @@ func (d *dirState) init(s *wsSession, dir Direction, inf messageInflater) {
 	d.s = s
 	d.dir = dir
 	d.dec.scratch = &s.scratch
-	d.msgHash = sha256.New()
+	d.msgHash = sha256x.New(s.cfg.Digests)
 	d.ctlHash = sha256.New()
 	d.inflater = inf
 }
@@ -318,7 +323,19 @@ func (d *dirState) framePayload(p []byte) {
 		d.inflater.write(p, d)
 		return
 	}
+	d.pieceStable = d.msgDigest && d.s.fed != nil && within(p, d.s.fed)
 	d.writePayload(p)
+	d.pieceStable = false
+}
+
+// within reports whether all of p lies in buf.
+func within(p, buf []byte) bool {
+	if len(p) == 0 || len(buf) == 0 {
+		return false
+	}
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
+	at := uintptr(unsafe.Pointer(unsafe.SliceData(p)))
+	return at >= base && at+uintptr(len(p)) <= base+uintptr(len(buf))
 }
 
 // writePayload implements payloadWriter: p is message payload after any
@@ -326,7 +343,11 @@ func (d *dirState) framePayload(p []byte) {
 func (d *dirState) writePayload(p []byte) {
 	d.msg.Length += uint64(len(p))
 	if d.msgDigest {
-		d.msgHash.Write(p)
+		if d.pieceStable {
+			d.msgHash.WriteLater(p)
+		} else {
+			d.msgHash.Write(p)
+		}
 	}
 	d.msgUTF8.write(p)
 	if d.msgShared || d.s.cfg.NoPayload {

@@ -37,6 +37,9 @@ type wsSession struct {
 	gapEv   Gap
 	ended   bool
 	scratch [unmaskScratchLen]byte
+	// fed is the caller's bytes during Conversation.Feed: payload lying
+	// in them may be hashed later (Config.Digests).
+	fed []byte
 }
 
 // newWSSession returns a session that reports to sink for the conversation

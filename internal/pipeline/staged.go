@@ -269,6 +269,9 @@ func newDissectStage(cfg Config) *dissectStage {
 	// Large payloads the dissectors kept travel to the output stage in
 	// their own buffers, which it gives back (evBatch.reset).
 	dcfg.HandOff = true
+	// The bytes of a stream batch stay as they are until the batch is
+	// done: digests may hash them then, two messages at a time.
+	dcfg.Digests = sha256x.NewHasher()
 	d := &dissectStage{p: &pipe{cfg: cfg, dcfg: dcfg}, q: newEventQueue(cfg.fillDigest())}
 	d.p.sink = countingSink{next: d.q, st: &d.p.st, dropFrames: cfg.DropFrames}
 	return d
@@ -310,6 +313,7 @@ func (d *dissectStage) run(in *streamQueue) {
 				c.End(r.t)
 			}
 		}
+		d.p.dcfg.Digests.Flush()
 		b.reset()
 		in.free <- b
 		d.q.endSpan()
