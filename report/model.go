@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/wsdump/wsdump/dissect"
 )
@@ -339,7 +340,27 @@ func appendJSONString[T string | []byte](dst []byte, s T) []byte {
 	dst = slices.Grow(dst, len(s)+2) // the output is at least that long
 	dst = append(dst, '"')
 	start, i := 0, 0
+	simdFrom := 0 // where escapeASCIIChunks may be tried again
 	for i < len(s) {
+		if haveEscapeChunks && i >= simdFrom && len(s)-i >= 32 {
+			// Printable ASCII sixteen bytes at a time, quotes and
+			// backslashes escaped on the way.
+			dst = append(dst, s[start:i]...)
+			dst = slices.Grow(dst, 2*(len(s)-i)+32)
+			out := dst[len(dst):cap(dst)]
+			// The data pointer comes first in string and slice headers.
+			in := (*byte)(unsafe.Add(unsafe.Pointer(*(**byte)(unsafe.Pointer(&s))), i))
+			read, wrote := escapeASCIIChunks(unsafe.SliceData(out), len(out), in, len(s)-i)
+			dst = dst[:len(dst)+wrote]
+			i += read
+			start = i
+			if i == len(s) {
+				break
+			}
+			// The next sixteen bytes are not all printable ASCII (or
+			// fewer are left): the code below takes them.
+			simdFrom = i + 16
+		}
 		// Skip printable ASCII other than '"' and '\\' (most of a text
 		// payload) sixteen, then eight bytes at a time, stopping at the
 		// first other byte.

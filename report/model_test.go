@@ -231,6 +231,42 @@ func TestAppendJSONStringMatchesReference(t *testing.T) {
 			t.Fatalf("%q: got %s, want %s", b, got, want)
 		}
 	}
+	// Long printable ASCII with quotes and backslashes at every density
+	// (sixteen bytes at a time where the processor allows), as []byte
+	// and as string.
+	for i := 0; i < 5000; i++ {
+		b := make([]byte, rng.Intn(300))
+		density := 1 + rng.Intn(20)
+		for j := range b {
+			switch r := rng.Intn(density * 2); {
+			case r == 0:
+				b[j] = '"'
+			case r == 1:
+				b[j] = '\\'
+			case r == 2 && rng.Intn(10) == 0:
+				b[j] = special[rng.Intn(len(special))]
+			default:
+				b[j] = byte(0x20 + rng.Intn(0x5f))
+			}
+		}
+		want := appendJSONStringRef(nil, b)
+		if got := appendJSONString(nil, b); !bytes.Equal(got, want) {
+			t.Fatalf("%q: got %s, want %s", b, got, want)
+		}
+		if got := appendJSONString([]byte("pre"), string(b)); !bytes.Equal(got[3:], want) {
+			t.Fatalf("%q as a string: got %s, want %s", b, got[3:], want)
+		}
+	}
+	// Every byte at every place of three sixteen-byte steps.
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 48; pos++ {
+			b := []byte("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKL")
+			b[pos] = byte(c)
+			if got, want := appendJSONString(nil, b), appendJSONStringRef(nil, b); !bytes.Equal(got, want) {
+				t.Fatalf("%q: got %s, want %s", b, got, want)
+			}
+		}
+	}
 	for c := 0; c < 256; c++ {
 		for pos := 0; pos < 8; pos++ {
 			b := []byte("abcdefghijklmnop")
