@@ -111,3 +111,52 @@ func TestDeferredDigests(t *testing.T) {
 		}
 	}
 }
+
+// TestLateDigestFill: with LateDigest, a message kept whole (of one frame,
+// fragmented or inflated) comes without its digest and FillDigest gives the
+// one computed as it goes; a message cut at the payload cap comes with its
+// digest, even when it was known to be cut only on the way.
+func TestLateDigestFill(t *testing.T) {
+	rng := rand.New(rand.NewSource(9))
+	client, server := deferStreams(rng)
+	run := func(late bool) []Message {
+		cfg := DefaultConfig()
+		cfg.LateDigest = late
+		rec := &recordSinkFrames{}
+		c := NewConversation(&cfg, &ConvRef{ID: 1}, rec, ConvOptions{AssumeWebSocket: true, RolesKnown: true})
+		now := time.Unix(0, 0)
+		for _, side := range []int{0, 1} {
+			s := [][]byte{client, server}[side]
+			for len(s) > 0 {
+				n := min(len(s), 1+rng.Intn(5000))
+				c.Feed(side, s[:n], now)
+				s = s[n:]
+			}
+		}
+		rec.End(nil, c.End(EndFIN, now))
+		return rec.messages()
+	}
+	want, got := run(false), run(true)
+	if len(got) != len(want) {
+		t.Fatalf("%d messages with LateDigest, %d without", len(got), len(want))
+	}
+	var filled, cut int
+	for i := range got {
+		m := got[i]
+		if m.Truncated {
+			cut++
+			if m.SHA256 == ([32]byte{}) {
+				t.Errorf("message %d (cut at %d of %d bytes, %d frames) has no digest", i, len(m.Payload), m.Length, m.Frames)
+			}
+		} else if m.SHA256 == ([32]byte{}) {
+			filled++
+			FillDigest(&m)
+		}
+		if m.SHA256 != want[i].SHA256 {
+			t.Errorf("message %d (%d bytes, %d frames, cut %v): digest %x; want %x", i, m.Length, m.Frames, m.Truncated, m.SHA256, want[i].SHA256)
+		}
+	}
+	if filled == 0 || cut == 0 {
+		t.Errorf("%d messages left to FillDigest, %d cut; want some of each", filled, cut)
+	}
+}

@@ -137,6 +137,7 @@ type dirState struct {
 	// (wsSession.fed), so that the digest may hash them later.
 	pieceStable bool
 	msgDigest   bool // the current message is hashed as it goes
+	msgLazy     bool // ... from the moment its payload is cut, if it is
 	msgUTF8     utf8Validator
 	msgRaw      uint64 // payload bytes on the wire (before inflating)
 	inflater    messageInflater
@@ -279,6 +280,13 @@ func (d *dirState) beginMessage(h *frameHeader, start time.Time) {
 	d.msgRaw = 0
 	d.inflating = d.inflater != nil && d.inflater.begin(d.msg.Compressed)
 	d.msgDigest = !cfg.NoDigest && !(late && !d.inflating)
+	// A message whose size is not known yet (fragmented, or inflated) is
+	// hashed later from its payload as well, unless the payload gets cut
+	// (writePayload).
+	d.msgLazy = d.msgDigest && cfg.LateDigest && !cfg.NoPayload && (!h.fin || d.inflating)
+	if d.msgLazy {
+		d.msgDigest = false
+	}
 	// A message of one frame, not transformed, uses the frame's buffer,
 	// unless frames keep no payload; then the message's buffer is made
 	// the size of the frame's kept bytes at once.
@@ -341,6 +349,13 @@ func within(p, buf []byte) bool {
 // writePayload implements payloadWriter: p is message payload after any
 // inflating.
 func (d *dirState) writePayload(p []byte) {
+	if d.msgLazy && d.s.cfg.MaxPayload > 0 && d.msg.Length+uint64(len(p)) > uint64(d.s.cfg.MaxPayload) {
+		// The payload gets cut here, so its digest cannot come from it:
+		// hash what was kept (all of it so far) and the rest as it comes.
+		d.msgLazy = false
+		d.msgDigest = true
+		d.msgHash.Write(d.msgBuf)
+	}
 	d.msg.Length += uint64(len(p))
 	if d.msgDigest {
 		if d.pieceStable {
