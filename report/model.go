@@ -569,6 +569,9 @@ func appendEndpoint(dst []byte, s string) []byte {
 func asText(m *dissect.Message) bool {
 	switch m.Opcode {
 	case dissect.OpText, dissect.OpPing, dissect.OpPong:
+		if m.ValidUTF8 && uint64(len(m.Payload)) == m.Length && (!m.Compressed || (m.Inflated && m.InflateErr == "")) {
+			return true // the dissector checked these very bytes
+		}
 		return utf8.Valid(m.Payload)
 	}
 	return false

@@ -348,3 +348,31 @@ func TestAppendTimeUTC(t *testing.T) {
 		}
 	}
 }
+
+// TestAsText: the dissector's UTF-8 verdict stands in for a check of the
+// payload only when it covers exactly the bytes shown: the whole payload,
+// inflated if compressed.
+func TestAsText(t *testing.T) {
+	valid := []byte("héllo")
+	cut := valid[:2] // ends inside the é
+	bad := []byte("a\xffb")
+	for _, c := range []struct {
+		name string
+		m    dissect.Message
+		want bool
+	}{
+		{"whole, checked", dissect.Message{Opcode: dissect.OpText, Payload: valid, Length: uint64(len(valid)), ValidUTF8: true}, true},
+		{"cut inside a rune", dissect.Message{Opcode: dissect.OpText, Payload: cut, Length: uint64(len(valid)), ValidUTF8: true, Truncated: true}, false},
+		{"cut at a rune", dissect.Message{Opcode: dissect.OpText, Payload: valid[:1], Length: uint64(len(valid)), Truncated: true}, true},
+		{"invalid", dissect.Message{Opcode: dissect.OpText, Payload: bad, Length: uint64(len(bad))}, false},
+		{"not inflated, said valid", dissect.Message{Opcode: dissect.OpText, Payload: bad, Length: uint64(len(bad)), ValidUTF8: true, Compressed: true}, false},
+		{"inflate failed, said valid", dissect.Message{Opcode: dissect.OpText, Payload: bad, Length: uint64(len(bad)), ValidUTF8: true, Compressed: true, Inflated: true, InflateErr: "x"}, false},
+		{"inflated", dissect.Message{Opcode: dissect.OpText, Payload: valid, Length: uint64(len(valid)), ValidUTF8: true, Compressed: true, Inflated: true}, true},
+		{"ping", dissect.Message{Opcode: dissect.OpPing, Payload: valid, Length: uint64(len(valid)), ValidUTF8: true}, true},
+		{"binary", dissect.Message{Opcode: dissect.OpBinary, Payload: valid, Length: uint64(len(valid)), ValidUTF8: true}, false},
+	} {
+		if got := asText(&c.m); got != c.want {
+			t.Errorf("%s: asText %v; want %v", c.name, got, c.want)
+		}
+	}
+}
