@@ -1,6 +1,7 @@
 package dissect
 
 import (
+	"crypto/sha256"
 	"math/rand"
 	"reflect"
 	"testing"
@@ -52,14 +53,17 @@ func TestDeferredDigests(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.LateDigest = late
 			if defer_ {
+				// As in the staged pipeline: payloads handed off and
+				// given back, so that buffers are reused.
 				cfg.Digests = sha256x.NewHasher()
+				cfg.HandOff = true
 			}
 			var recs []*recordSinkFrames
 			var cs []*Conversation
 			for i := 0; i < convs; i++ {
 				rec := &recordSinkFrames{}
 				recs = append(recs, rec)
-				cs = append(cs, NewConversation(&cfg, &ConvRef{ID: uint64(i)}, rec, ConvOptions{AssumeWebSocket: true, RolesKnown: true}))
+				cs = append(cs, NewConversation(&cfg, &ConvRef{ID: uint64(i)}, releasingSink{rec}, ConvOptions{AssumeWebSocket: true, RolesKnown: true}))
 			}
 			prng := rand.New(rand.NewSource(8))
 			var pos [convs][2]int
@@ -75,6 +79,9 @@ func TestDeferredDigests(t *testing.T) {
 						}
 						left = true
 						n := min(len(s), 1+prng.Intn(3000))
+						if prng.Intn(8) == 0 {
+							n = min(len(s), 1+prng.Intn(50000))
+						}
 						buf := append([]byte(nil), s[:n]...)
 						pos[i][side] += n
 						now = now.Add(time.Millisecond)
@@ -103,7 +110,8 @@ func TestDeferredDigests(t *testing.T) {
 				t.Errorf("late=%v conversation %d: events differ with deferred digests", late, i)
 				for k := range want[i].events {
 					if k < len(got[i].events) && !reflect.DeepEqual(got[i].events[k], want[i].events[k]) {
-						t.Logf("first difference, event %d: %+v\nwant %+v", k, got[i].events[k].msg.SHA256, want[i].events[k].msg.SHA256)
+						g, w := got[i].events[k].msg, want[i].events[k].msg
+						t.Logf("first difference, event %d: %d bytes, %d frames, cut %v, digest %x; want %x", k, g.Length, g.Frames, g.Truncated, g.SHA256, w.SHA256)
 						break
 					}
 				}
@@ -158,5 +166,59 @@ func TestLateDigestFill(t *testing.T) {
 	}
 	if filled == 0 || cut == 0 {
 		t.Errorf("%d messages left to FillDigest, %d cut; want some of each", filled, cut)
+	}
+}
+
+// releasingSink records events, and gives back at once the payloads handed
+// off to it (recorded as copies, as if they had not been).
+type releasingSink struct{ *recordSinkFrames }
+
+func (r releasingSink) Message(c *ConvRef, m *Message) {
+	rec := *m // the flag stays as the dissector set it
+	rec.PayloadHandedOff = false
+	r.recordSinkFrames.Message(c, &rec)
+	if m.PayloadHandedOff {
+		ReleasePayload(m.Payload)
+	}
+}
+
+// TestLazyCutGrowth: a fragmented message whose buffer grows in the very
+// piece that takes it past the payload cap hashes the bytes it kept in
+// their new buffer: the old one goes back to the free buffers, where
+// another message takes it before the digest is taken.
+func TestLazyCutGrowth(t *testing.T) {
+	hs := sha256x.NewHasher()
+	if hs == nil {
+		t.Skip("no SHA extensions: nothing is hashed later")
+	}
+	cfg := DefaultConfig()
+	cfg.LateDigest, cfg.HandOff, cfg.Digests = true, true, hs
+	rng := rand.New(rand.NewSource(10))
+	payload := make([]byte, 120000)
+	rng.Read(payload)
+	recA, recB := &recordSinkFrames{}, &recordSinkFrames{}
+	a := NewConversation(&cfg, &ConvRef{ID: 1}, releasingSink{recA}, ConvOptions{AssumeWebSocket: true, RolesKnown: true})
+	b := NewConversation(&cfg, &ConvRef{ID: 2}, releasingSink{recB}, ConvOptions{AssumeWebSocket: true, RolesKnown: true})
+	now := time.Unix(0, 0)
+	// A: 20 000 bytes (a buffer of 32 KiB), then 80 000 in one piece: the
+	// buffer grows to 64 KiB and the payload is cut at 65 536.
+	a.Feed(1, buildWSFrame(wsTestFrame{op: OpBinary, payload: payload[:20000]}), now)
+	a.Feed(1, buildWSFrame(wsTestFrame{op: OpContinuation, payload: payload[20000:100000]}), now)
+	// B, meanwhile: a fragmented message that takes a 32 KiB buffer and
+	// fills it.
+	other := make([]byte, 30000)
+	for i := range other {
+		other[i] = 0xAB
+	}
+	b.Feed(1, buildWSFrame(wsTestFrame{op: OpBinary, payload: other[:10000]}), now)
+	b.Feed(1, buildWSFrame(wsTestFrame{op: OpContinuation, payload: other[10000:]}), now)
+	// A ends: its digest is taken now.
+	a.Feed(1, buildWSFrame(wsTestFrame{fin: true, op: OpContinuation, payload: payload[100000:]}), now)
+	ms := recA.messages()
+	if len(ms) != 1 {
+		t.Fatalf("%d messages; want 1", len(ms))
+	}
+	if want := sha256.Sum256(payload); ms[0].SHA256 != want || !ms[0].Truncated {
+		t.Errorf("digest %x (cut %v); want %x, cut", ms[0].SHA256, ms[0].Truncated, want)
 	}
 }

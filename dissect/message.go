@@ -331,7 +331,7 @@ func (d *dirState) framePayload(p []byte) {
 		d.inflater.write(p, d)
 		return
 	}
-	d.pieceStable = d.msgDigest && d.s.fed != nil && within(p, d.s.fed)
+	d.pieceStable = d.s.fed != nil && within(p, d.s.fed)
 	d.writePayload(p)
 	d.pieceStable = false
 }
@@ -349,22 +349,40 @@ func within(p, buf []byte) bool {
 // writePayload implements payloadWriter: p is message payload after any
 // inflating.
 func (d *dirState) writePayload(p []byte) {
-	if d.msgLazy && d.s.cfg.MaxPayload > 0 && d.msg.Length+uint64(len(p)) > uint64(d.s.cfg.MaxPayload) {
-		// The payload gets cut here, so its digest cannot come from it:
-		// hash what was kept (all of it so far) and the rest as it comes.
-		d.msgLazy = false
-		d.msgDigest = true
-		d.msgHash.Write(d.msgBuf)
-	}
 	d.msg.Length += uint64(len(p))
-	if d.msgDigest {
-		if d.pieceStable {
-			d.msgHash.WriteLater(p)
-		} else {
-			d.msgHash.Write(p)
-		}
-	}
 	d.msgUTF8.write(p)
+	if d.msgLazy && d.s.cfg.MaxPayload > 0 && d.msg.Length > uint64(d.s.cfg.MaxPayload) {
+		// The payload gets cut here, so its digest cannot come from it:
+		// from now on the message is hashed as it goes, starting with
+		// what is kept (all of it until now). The kept bytes do not change
+		// any more before the message ends, when its digest is taken
+		// first: they may be hashed later.
+		kept := len(d.msgBuf)
+		d.keepPayload(p)
+		d.msgLazy, d.msgDigest = false, true
+		d.msgHash.WriteLater(d.msgBuf)
+		d.hashPayload(p[len(d.msgBuf)-kept:])
+		return
+	}
+	if d.msgDigest {
+		d.hashPayload(p)
+	}
+	d.keepPayload(p)
+}
+
+// hashPayload hashes p into the message's digest, later if p is the
+// caller's (see pieceStable).
+func (d *dirState) hashPayload(p []byte) {
+	if d.pieceStable {
+		d.msgHash.WriteLater(p)
+	} else {
+		d.msgHash.Write(p)
+	}
+}
+
+// keepPayload keeps what the payload cap allows of p, the message's
+// latest bytes.
+func (d *dirState) keepPayload(p []byte) {
 	if d.msgShared || d.s.cfg.NoPayload {
 		return
 	}
