@@ -41,11 +41,13 @@ type Config struct {
 	// digest. Control frames are always hashed (pongs are matched to
 	// pings by it).
 	NoDigest bool
-	// LateDigest hashes only data messages whose payload may not be kept
-	// whole (longer than MaxPayload, fragmented or compressed). The others
-	// are reported with SHA256 zero and their whole payload in Payload;
-	// FillDigest computes their digest from it, which lets the owner do it
-	// later or on another goroutine. Without effect under NoPayload.
+	// LateDigest hashes only data messages whose payload is not kept
+	// whole: longer than MaxPayload (a fragmented or compressed message
+	// from the moment it gets longer). The others are reported with
+	// SHA256 zero and their whole payload in Payload; FillDigest computes
+	// their digest from it, which lets the owner do it later, on another
+	// goroutine, or for many messages at once. Without effect under
+	// NoPayload.
 	LateDigest bool
 	// NoPayload keeps no payload bytes of data frames and messages in
 	// events (their Payload is empty; lengths, UTF-8 checks and inflating
