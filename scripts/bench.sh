@@ -23,6 +23,9 @@
 #   3. runs wsdump in each mode: -q (summaries), text to /dev/null,
 #      --jsonl /dev/null and --json /dev/null (each with -q so that only the
 #      machine-readable output is written besides the summaries);
+#      when tcpdump is installed, tcpdump -r FILE -w /dev/null takes its
+#      turn with them: the speed of copying the file, a yardstick of how
+#      fast the machine is during the run;
 #   4. when tshark is installed, runs
 #      tshark -r FILE -Y websocket -T fields -e websocket.opcode >/dev/null
 #      and prints how many times faster wsdump -q is.
@@ -132,7 +135,8 @@ row() {
 		-v size="$size" -v p="$3" -v m="$4" 'BEGIN {
 		w = wall + 0; if (w <= 0) w = 0.01
 		r = (rss == "-") ? "-" : sprintf("%.1f", rss / 1024)
-		printf "%-16s %8.2f %8.2f %9.1f %9.1f %12.0f %12.0f %9s\n", label, wall, user + sys, size / 1048576 / w, size / 1e6 / w, p / w, m / w, r
+		ms = (m == "-") ? "-" : sprintf("%.0f", m / w)
+		printf "%-16s %8.2f %8.2f %9.1f %9.1f %12.0f %12s %9s\n", label, wall, user + sys, size / 1048576 / w, size / 1e6 / w, p / w, ms, r
 	}'
 }
 
@@ -141,6 +145,13 @@ echo "each wsdump mode: fastest of $runs runs (WSDUMP_BENCH_RUNS); tshark: one r
 printf '%-16s %8s %8s %9s %9s %12s %12s %9s\n' mode "wall s" "cpu s" "MiB/s" "MB/s" packets/s messages/s "RSS MiB"
 
 modes="quiet text jsonl json"
+# tcpdump copying the capture (read, parse the records, write) is the
+# yardstick of a run that does nothing with the packets: it is taken in
+# turn with the modes, so that the table says how fast the machine is at
+# that moment.
+if command -v tcpdump >/dev/null 2>&1; then
+	modes="$modes tcpdump"
+fi
 # The modes take turns, run after run, so that a slower spell of the
 # machine does not fall on one mode only.
 for ((run = 0; run < runs; run++)); do
@@ -150,12 +161,16 @@ for ((run = 0; run < runs; run++)); do
 		text) measure text "$bin" -r "$cap" ;;
 		jsonl) measure jsonl "$bin" -q --jsonl /dev/null -r "$cap" ;;
 		json) measure json "$bin" -q --json /dev/null -r "$cap" ;;
+		tcpdump) measure tcpdump tcpdump -r "$cap" -w /dev/null ;;
 		esac
 		keep "$mode"
 	done
 done
 for mode in $modes; do
 	mv "$tmp/$mode.best" "$tmp/$mode.time"
+	if [ "$mode" = tcpdump ]; then
+		continue
+	fi
 	pm=$(counts "$mode")
 	read -r p m <<<"$pm"
 	label=$mode
@@ -167,6 +182,18 @@ for mode in $modes; do
 	esac
 	row "$label" "$mode" "$p" "$m"
 done
+
+if [ -f "$tmp/tcpdump.time" ]; then
+	pm=$(counts quiet)
+	read -r p _ <<<"$pm"
+	row "tcpdump -w null" tcpdump "$p" -
+	read -r jwall _ <"$tmp/jsonl.time"
+	read -r cwall _ <"$tmp/tcpdump.time"
+	awk -v j="$jwall" -v c="$cwall" 'BEGIN {
+		if (j <= 0) j = 0.01
+		printf "wsdump --jsonl runs at %.0f%% of the speed of tcpdump copying the file\n", 100 * c / j
+	}'
+fi
 
 if command -v tshark >/dev/null 2>&1; then
 	pm=$(counts quiet)
