@@ -22,6 +22,20 @@ DATA jsonSpace<>+0(SB)/8, $0x2020202020202020
 DATA jsonSpace<>+8(SB)/8, $0x2020202020202020
 GLOBL jsonSpace<>(SB), RODATA|NOPTR, $16
 
+// EXPAND writes the eight bytes in the low half of x, the bytes set in
+// the mask m (bit k: byte k) with a backslash before each, at (DI)(BX*1),
+// and moves BX past them.
+#define EXPAND(m, x) \
+	MOVQ m, R12; \
+	SHLQ $4, R12; \
+	MOVOU (R10)(R12*1), X4; \
+	PSHUFB X4, x; \
+	MOVOU (R11)(R12*1), X6; \
+	POR X6, x; \
+	MOVOU x, (DI)(BX*1); \
+	POPCNTL m, m; \
+	LEAQ 8(BX)(m*1), BX
+
 // func escapeASCIIChunks(out *byte, outLen int, in *byte, inLen int) (consumed, produced int)
 TEXT ·escapeASCIIChunks(SB), NOSPLIT, $0-48
 	MOVQ out+0(FP), DI
@@ -66,33 +80,15 @@ loop:
 	JMP loop
 
 expand:
-	// Low half.
 	MOVL CX, DX
 	ANDL $0xff, DX
-	MOVQ DX, R12
-	SHLQ $4, R12
-	MOVOU (R10)(R12*1), X4
 	MOVO X0, X5
-	PSHUFB X4, X5
-	MOVOU (R11)(R12*1), X6
-	POR X6, X5
-	MOVOU X5, (DI)(BX*1)
-	POPCNTL DX, DX
-	LEAQ 8(BX)(DX*1), BX
-	// High half.
+	EXPAND(DX, X5)
 	MOVL CX, DX
 	SHRL $8, DX
-	MOVQ DX, R12
-	SHLQ $4, R12
-	MOVOU (R10)(R12*1), X4
 	MOVO X0, X5
 	PSRLDQ $8, X5
-	PSHUFB X4, X5
-	MOVOU (R11)(R12*1), X6
-	POR X6, X5
-	MOVOU X5, (DI)(BX*1)
-	POPCNTL DX, DX
-	LEAQ 8(BX)(DX*1), BX
+	EXPAND(DX, X5)
 	ADDQ $16, AX
 	JMP loop
 
