@@ -188,15 +188,16 @@ func (c *Conversation) Feed(side int, data []byte, t time.Time) {
 		c.start = t
 	}
 	c.last = t
-	// Payload in data may be hashed later (Config.Digests).
-	ws, _ := c.ws.(*wsSession)
-	if ws != nil && c.cfg.Digests != nil {
-		ws.fed = data
+	if c.cfg.Digests != nil {
+		if ws, ok := c.ws.(*wsSession); ok {
+			// Payload in data may be hashed later.
+			ws.fed = data
+			c.feed(side, data, t)
+			ws.fed = nil
+			return
+		}
 	}
 	c.feed(side, data, t)
-	if ws != nil {
-		ws.fed = nil
-	}
 }
 
 func (c *Conversation) feed(side int, data []byte, t time.Time) {

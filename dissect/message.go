@@ -2,13 +2,14 @@ package dissect
 
 import (
 	"crypto/sha256"
-	"github.com/wsdump/wsdump/internal/sha256x"
 	"hash"
 	"math"
 	"math/bits"
 	"sync"
 	"time"
 	"unsafe"
+
+	"github.com/wsdump/wsdump/internal/sha256x"
 )
 
 // Kept payloads are copied into buffers that belong to one direction of a
@@ -133,17 +134,14 @@ type dirState struct {
 	msgOne    bool   // the message is one frame, not transformed
 	msgView   []byte // kept payload when it came in one piece, as frameView
 	msgHash   *sha256x.Digest
-	// pieceStable: the payload bytes being written lie in the caller's
-	// (wsSession.fed), so that the digest may hash them later.
-	pieceStable bool
-	msgDigest   bool // the current message is hashed as it goes
-	msgLazy     bool // ... from the moment its payload is cut, if it is
-	msgUTF8     utf8Validator
-	msgRaw      uint64 // payload bytes on the wire (before inflating)
-	inflater    messageInflater
-	inflating   bool
-	lastFrame   uint64
-	bufs        *payloadBufs // where frameBuf and msgBuf came from; nil: none yet
+	msgDigest bool // the current message is hashed as it goes
+	msgLazy   bool // ... from the moment its payload is cut, if it is
+	msgUTF8   utf8Validator
+	msgRaw    uint64 // payload bytes on the wire (before inflating)
+	inflater  messageInflater
+	inflating bool
+	lastFrame uint64
+	bufs      *payloadBufs // where frameBuf and msgBuf came from; nil: none yet
 
 	// Control frame in progress.
 	ctlHash hash.Hash
@@ -273,24 +271,20 @@ func (d *dirState) beginMessage(h *frameHeader, start time.Time) {
 	d.msgBuf = d.msgBuf[:0]
 	d.msgHash.Reset()
 	cfg := d.s.cfg
-	// A one-frame message short enough to be kept whole is hashed later
-	// from its payload (Config.LateDigest).
-	late := cfg.LateDigest && !cfg.NoPayload && h.fin && (cfg.MaxPayload <= 0 || h.length <= uint64(cfg.MaxPayload))
 	d.msgUTF8.reset()
 	d.msgRaw = 0
 	d.inflating = d.inflater != nil && d.inflater.begin(d.msg.Compressed)
-	d.msgDigest = !cfg.NoDigest && !(late && !d.inflating)
-	// A message whose size is not known yet (fragmented, or inflated) is
-	// hashed later from its payload as well, unless the payload gets cut
-	// (writePayload).
-	d.msgLazy = d.msgDigest && cfg.LateDigest && !cfg.NoPayload && (!h.fin || d.inflating)
-	if d.msgLazy {
-		d.msgDigest = false
-	}
+	d.msgOne = h.fin && !d.inflating
+	// With LateDigest the owner hashes a message kept whole, from its
+	// payload: one of one frame within the payload cap is; one whose size
+	// is not known yet (fragmented, or inflated) is unless its payload
+	// gets cut, when it is hashed from then on (writePayload).
+	late := cfg.LateDigest && !cfg.NoPayload && !cfg.NoDigest
+	d.msgLazy = late && !d.msgOne
+	d.msgDigest = !cfg.NoDigest && !d.msgLazy && !(late && (cfg.MaxPayload <= 0 || h.length <= uint64(cfg.MaxPayload)))
 	// A message of one frame, not transformed, uses the frame's buffer,
 	// unless frames keep no payload; then the message's buffer is made
 	// the size of the frame's kept bytes at once.
-	d.msgOne = h.fin && !d.inflating
 	d.msgShared = d.msgOne && !cfg.NoFramePayload
 	d.msgView = nil
 }
@@ -331,9 +325,8 @@ func (d *dirState) framePayload(p []byte) {
 		d.inflater.write(p, d)
 		return
 	}
-	d.pieceStable = d.s.fed != nil && within(p, d.s.fed)
-	d.writePayload(p)
-	d.pieceStable = false
+	// Bytes lying in the caller's (see wsSession.fed) may be hashed later.
+	d.write(p, d.s.fed != nil && within(p, d.s.fed))
 }
 
 // within reports whether all of p lies in buf.
@@ -347,8 +340,12 @@ func within(p, buf []byte) bool {
 }
 
 // writePayload implements payloadWriter: p is message payload after any
-// inflating.
-func (d *dirState) writePayload(p []byte) {
+// inflating, in a buffer of the dissector's.
+func (d *dirState) writePayload(p []byte) { d.write(p, false) }
+
+// write takes the next payload bytes of the message; stable says that p
+// stays unchanged until Config.Digests is flushed.
+func (d *dirState) write(p []byte, stable bool) {
 	d.msg.Length += uint64(len(p))
 	d.msgUTF8.write(p)
 	if d.msgLazy && d.s.cfg.MaxPayload > 0 && d.msg.Length > uint64(d.s.cfg.MaxPayload) {
@@ -361,19 +358,19 @@ func (d *dirState) writePayload(p []byte) {
 		d.keepPayload(p)
 		d.msgLazy, d.msgDigest = false, true
 		d.msgHash.WriteLater(d.msgBuf)
-		d.hashPayload(p[len(d.msgBuf)-kept:])
+		d.hashPayload(p[len(d.msgBuf)-kept:], stable)
 		return
 	}
 	if d.msgDigest {
-		d.hashPayload(p)
+		d.hashPayload(p, stable)
 	}
 	d.keepPayload(p)
 }
 
-// hashPayload hashes p into the message's digest, later if p is the
-// caller's (see pieceStable).
-func (d *dirState) hashPayload(p []byte) {
-	if d.pieceStable {
+// hashPayload hashes p into the message's digest, later if p is stable
+// (see write).
+func (d *dirState) hashPayload(p []byte, stable bool) {
+	if stable {
 		d.msgHash.WriteLater(p)
 	} else {
 		d.msgHash.Write(p)
