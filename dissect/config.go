@@ -92,11 +92,18 @@ func (c *Config) keep(n uint64) uint64 {
 	return uint64(c.MaxPayload)
 }
 
+// DigestLeft reports whether m was reported without its SHA256, left to
+// its owner (see Config.LateDigest): its payload is whole and its digest
+// zero.
+func DigestLeft(m *Message) bool {
+	return m.SHA256 == ([32]byte{}) && uint64(len(m.Payload)) == m.Length
+}
+
 // FillDigest sets the SHA256 of a message reported without it (see
-// Config.LateDigest) from its payload, kept whole in that case. It leaves
-// a message that has its digest, or whose payload was cut, as it is.
+// DigestLeft) from its payload. It leaves a message that has its digest,
+// or whose payload was cut, as it is.
 func FillDigest(m *Message) {
-	if m.SHA256 == ([32]byte{}) && uint64(len(m.Payload)) == m.Length {
+	if DigestLeft(m) {
 		m.SHA256 = sha256.Sum256(m.Payload)
 	}
 }

@@ -452,15 +452,18 @@ func (q *eventQueue) send() {
 }
 
 // fillDigests computes the digests left to the owner of the messages of
-// b (dissect.FillDigest, for all of them at once).
+// b (dissect.FillDigest, for all of them at once). The batch is complete:
+// the messages' payloads are set to where they stay.
 func (q *eventQueue) fillDigests(b *evBatch) {
 	for i := range b.order {
 		e := &b.order[i]
 		if e.kind != evMessage {
 			continue
 		}
-		if m := &b.msgs[e.idx]; m.SHA256 == ([32]byte{}) && uint64(e.n) == m.Length {
-			q.dps = append(q.dps, b.payload(e))
+		m := &b.msgs[e.idx]
+		m.Payload = b.payload(e)
+		if dissect.DigestLeft(m) {
+			q.dps = append(q.dps, m.Payload)
 			q.didx = append(q.didx, e.idx)
 		}
 	}
