@@ -2,7 +2,6 @@ package sha256x
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"hash"
 )
 
@@ -124,18 +123,11 @@ func (d *Digest) Sum(b []byte) []byte {
 	}
 	h := d.h
 	var tail [128]byte
-	copy(tail[:], d.buf[:d.nbuf])
-	tail[d.nbuf] = 0x80
-	nt := 64
-	if d.nbuf+1+8 > 64 {
-		nt = 128
-	}
-	binary.BigEndian.PutUint64(tail[nt-8:nt], d.n*8)
+	nt := pad(&tail, d.buf[:d.nbuf], d.n)
 	blockx1(&h, &tail[0], nt/64)
-	for _, v := range h {
-		b = binary.BigEndian.AppendUint32(b, v)
-	}
-	return b
+	var sum [32]byte
+	putDigest(&sum, &h)
+	return append(b, sum[:]...)
 }
 
 // Flush hashes every queued piece, two Digests at a time.
@@ -144,36 +136,27 @@ func (hs *Hasher) Flush() {
 		return
 	}
 	next := 0
+	// take gives the lane the next Digest with pieces left to hash.
 	take := func(l *dlane) {
-		l.dg = nil
-		for next < len(hs.queued) && l.dg == nil {
+		for l.dg = nil; l.dg == nil && next < len(hs.queued); next++ {
 			if d := hs.queued[next]; len(d.q) > 0 {
-				l.dg, l.piece, l.off = d, 0, 0
-				l.h = d.h
-				l.advance()
-				if l.dg == nil {
-					continue // all of it went into the partial block
-				}
+				l.dg, l.piece, l.off, l.h = d, 0, 0, d.h
+				l.advance() // may put all of it in the partial block, and free the lane
 			}
-			next++
 		}
 	}
 	a, b := &hs.lanes[0], &hs.lanes[1]
 	take(a)
 	take(b)
 	for a.dg != nil || b.dg != nil {
-		switch {
-		case a.dg != nil && b.dg != nil:
-			n := min(len(a.p), len(b.p)) / 64
-			blockx2(&a.h, &b.h, &a.p[0], &b.p[0], n)
-			a.p, b.p = a.p[n*64:], b.p[n*64:]
-		case a.dg != nil:
-			blockx1(&a.h, &a.p[0], len(a.p)/64)
-			a.p = nil
-		default:
-			blockx1(&b.h, &b.p[0], len(b.p)/64)
-			b.p = nil
+		var ha, hb *[8]uint32
+		if a.dg != nil {
+			ha = &a.h
 		}
+		if b.dg != nil {
+			hb = &b.h
+		}
+		a.p, b.p = hashRuns(ha, a.p, hb, b.p)
 		for _, l := range [2]*dlane{a, b} {
 			if l.dg != nil && len(l.p) == 0 {
 				if l.advance(); l.dg == nil {

@@ -36,21 +36,15 @@ func SumMany(ps [][]byte, sums [][32]byte) {
 		}
 	}
 	a, b := &ls[0], &ls[1]
-	for {
-		switch {
-		case a.msg >= 0 && b.msg >= 0:
-			n := min(len(a.p), len(b.p)) / 64
-			blockx2(&a.h, &b.h, &a.p[0], &b.p[0], n)
-			a.p, b.p = a.p[n*64:], b.p[n*64:]
-		case a.msg >= 0:
-			blockx1(&a.h, &a.p[0], len(a.p)/64)
-			a.p = nil
-		case b.msg >= 0:
-			blockx1(&b.h, &b.p[0], len(b.p)/64)
-			b.p = nil
-		default:
-			return
+	for a.msg >= 0 || b.msg >= 0 {
+		var ha, hb *[8]uint32
+		if a.msg >= 0 {
+			ha = &a.h
 		}
+		if b.msg >= 0 {
+			hb = &b.h
+		}
+		a.p, b.p = hashRuns(ha, a.p, hb, b.p)
 		for k := range ls {
 			l := &ls[k]
 			if l.msg < 0 || len(l.p) > 0 {
@@ -60,9 +54,7 @@ func SumMany(ps [][]byte, sums [][32]byte) {
 				l.p, l.inTail = l.tail[:l.nt], true
 				continue
 			}
-			for j, v := range l.h {
-				binary.BigEndian.PutUint32(sums[l.msg][4*j:], v)
-			}
+			putDigest(&sums[l.msg], &l.h)
 			l.msg = -1
 			if next < len(ps) {
 				l.start(next, ps[next])
@@ -88,16 +80,52 @@ func (l *lane) start(i int, p []byte) {
 	l.h = iv
 	l.msg = i
 	whole := len(p) &^ 63
-	n := copy(l.tail[:], p[whole:])
-	l.tail[n] = 0x80
-	l.nt = 64
-	if n+1+8 > 64 {
-		l.nt = 128
-	}
-	clear(l.tail[n+1 : l.nt-8])
-	binary.BigEndian.PutUint64(l.tail[l.nt-8:l.nt], uint64(len(p))*8)
+	l.nt = pad(&l.tail, p[whole:], uint64(len(p)))
 	l.p, l.inTail = p[:whole], false
 	if whole == 0 {
 		l.p, l.inTail = l.tail[:l.nt], true
+	}
+}
+
+// hashRuns hashes the whole blocks of two lanes' runs, a into *ha and b
+// into *hb (a nil state: an idle lane), two at a time as far as the
+// shorter run goes, or all of a lone lane's run; it returns what is left
+// of each run, nothing of at least one of the busy ones.
+func hashRuns(ha *[8]uint32, a []byte, hb *[8]uint32, b []byte) ([]byte, []byte) {
+	switch {
+	case ha != nil && hb != nil:
+		n := min(len(a), len(b)) / 64
+		blockx2(ha, hb, &a[0], &b[0], n)
+		return a[n*64:], b[n*64:]
+	case ha != nil:
+		blockx1(ha, &a[0], len(a)/64)
+		return nil, b
+	case hb != nil:
+		blockx1(hb, &b[0], len(b)/64)
+		return a, nil
+	}
+	return a, b
+}
+
+// pad writes the end of a message of n bytes into tail: its last bytes
+// (rest, fewer than 64), the 0x80 marker, zeros and the length in bits
+// (FIPS 180-4, 5.1.1). It returns the bytes of tail used: one block or
+// two.
+func pad(tail *[128]byte, rest []byte, n uint64) int {
+	k := copy(tail[:], rest)
+	tail[k] = 0x80
+	nt := 64
+	if k+1+8 > 64 {
+		nt = 128
+	}
+	clear(tail[k+1 : nt-8])
+	binary.BigEndian.PutUint64(tail[nt-8:nt], n*8)
+	return nt
+}
+
+// putDigest writes the state h as a digest.
+func putDigest(sum *[32]byte, h *[8]uint32) {
+	for j, v := range h {
+		binary.BigEndian.PutUint32(sum[4*j:], v)
 	}
 }
