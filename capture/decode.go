@@ -110,6 +110,18 @@ func (d *Decoder) Decode(p Packet) (seg *Segment, ok bool) {
 	return d.decodeLayers(p)
 }
 
+// found makes the Segment of a packet decoded down to TCP.
+func (d *Decoder) found(p Packet, truncated bool, net gopacket.Flow) (*Segment, bool) {
+	d.decodedN++
+	d.seg.Timestamp = p.Timestamp
+	d.seg.Truncated = truncated
+	if truncated {
+		d.truncated++
+	}
+	d.seg.NetFlow = net
+	return &d.seg, true
+}
+
 // fastTCP decodes the most common packet, Ethernet II carrying IPv4
 // without options or fragmentation carrying TCP, all of it captured,
 // without the layer parser: the TCP layer is decoded by gopacket as the
@@ -136,10 +148,7 @@ func (d *Decoder) fastTCP(p Packet) bool {
 	d.ip4.SrcIP, d.ip4.DstIP = ip[12:16], ip[16:20]
 	d.ip4.Length = uint16(total)
 	d.ip4.Contents, d.ip4.Payload = ip[:20], ip[20:total]
-	d.decodedN++
-	d.seg.Timestamp = p.Timestamp
-	d.seg.Truncated = false
-	d.seg.NetFlow = gopacket.NewFlow(layers.EndpointIPv4, ip[12:16], ip[16:20])
+	d.found(p, false, gopacket.NewFlow(layers.EndpointIPv4, ip[12:16], ip[16:20]))
 	return true
 }
 
@@ -174,14 +183,7 @@ func (d *Decoder) decodeLayers(p Packet) (seg *Segment, ok bool) {
 	err := parser.DecodeLayers(p.Data, &d.decoded)
 	n := len(d.decoded)
 	if err == nil && n > 0 && d.decoded[n-1] == layers.LayerTypeTCP {
-		d.decodedN++
-		d.seg.Timestamp = p.Timestamp
-		d.seg.Truncated = d.ipShort()
-		if d.seg.Truncated {
-			d.truncated++
-		}
-		d.seg.NetFlow = d.netFlow()
-		return &d.seg, true
+		return d.found(p, d.ipShort(), d.netFlow())
 	}
 	return d.skip(d.classify(p, err))
 }
