@@ -228,6 +228,16 @@ func TestHandedBackClasses(t *testing.T) {
 	if 1<<handClassMin != handOffMin || 1<<handClassMax != maxPooledBuf {
 		t.Fatalf("classes %d..%d do not match handOffMin %d and maxPooledBuf %d", handClassMin, handClassMax, handOffMin, maxPooledBuf)
 	}
+	// Start from empty classes, whatever other tests gave back.
+	handedBack.Lock()
+	saved := handedBack.free
+	handedBack.free = [handClassMax + 1][][]byte{}
+	handedBack.Unlock()
+	defer func() {
+		handedBack.Lock()
+		handedBack.free = saved
+		handedBack.Unlock()
+	}()
 	for _, n := range []int{1, 8191, 8192, 8193, 40000, 65536, 65537, maxPooledBuf} {
 		b := takeHandedBack(n)
 		if len(b) != 0 || cap(b) < n || cap(b)&(cap(b)-1) != 0 || cap(b) < handOffMin {
