@@ -130,6 +130,20 @@ func (d *Digest) Sum(b []byte) []byte {
 	return append(b, sum[:]...)
 }
 
+// Pending returns how many Digests have pieces queued.
+func (hs *Hasher) Pending() int {
+	if hs == nil {
+		return 0
+	}
+	n := 0
+	for _, d := range hs.queued {
+		if len(d.q) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
 // Flush hashes every queued piece, two Digests at a time.
 func (hs *Hasher) Flush() {
 	if hs == nil {
