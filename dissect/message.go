@@ -326,7 +326,7 @@ func (d *dirState) framePayload(p []byte) {
 		return
 	}
 	// Bytes lying in the caller's (see wsSession.fed) may be hashed later.
-	d.write(p, d.s.fed != nil && within(p, d.s.fed))
+	d.write(p, (d.msgDigest || d.msgLazy) && d.s.fed != nil && within(p, d.s.fed))
 }
 
 // within reports whether all of p lies in buf.
